@@ -1,0 +1,132 @@
+// The CLI and the shared library as a user meets them: subprocesses, exit codes,
+// JSON output, exported symbols.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Result {
+    int exit_code = -1;
+    bool signaled = false;
+    std::string output;
+};
+
+Result runShell(const std::string& command) {
+    Result r;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+    const int status = pclose(pipe);
+    r.signaled = WIFSIGNALED(status);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+const std::string kCli = VKI_CLI_PATH;
+
+TEST(Cli, NoVulkanDeviceIsOneLineWithAHint) {
+    // Validation off: with it, the loader's own "found no drivers" message is logged too.
+    const Result r = runShell("VKINFER_VALIDATION=0 VK_ICD_FILENAMES=/nonexistent VK_DRIVER_FILES=/nonexistent " +
+                              kCli + " devices 2>&1");
+    EXPECT_FALSE(r.signaled) << "crashed: " << r.output;
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_LT(r.exit_code, 128) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line: " << r.output;
+    EXPECT_NE(r.output.find("Hint"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("mesa-vulkan-drivers"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownDeviceIsAClearError) {
+    const Result r = runShell(kCli + " probe --device no-such-gpu 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("no device name contains \"no-such-gpu\""), std::string::npos) << r.output;
+}
+
+TEST(Cli, DevicesJsonHasEveryCapsField) {
+    const Result r = runShell(kCli + " devices --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto devices = nlohmann::json::parse(r.output);
+    ASSERT_TRUE(devices.is_array());
+    ASSERT_GE(devices.size(), 1u);
+    int selected = 0;
+    for (const auto& d : devices) {
+        for (const char* key :
+             {"name", "vendor", "vendor_id", "device_id", "device_type", "api_version", "driver_name", "driver_info",
+              "driver_version", "device_uuid", "subgroup", "shader_fp16", "shader_int8", "storage_buffer_8bit",
+              "storage_buffer_16bit", "integer_dot_product", "cooperative_matrix", "cooperative_matrix_shapes",
+              "limits", "memory", "timestamps", "queue_families", "auto_selected"})
+            EXPECT_TRUE(d.contains(key)) << key;
+        for (const char* key : {"size", "operations", "in_compute"}) EXPECT_TRUE(d["subgroup"].contains(key)) << key;
+        for (const char* key : {"max_shared_memory", "max_workgroup_size", "max_workgroup_count",
+                                "max_storage_buffer_range", "max_memory_allocation_size"})
+            EXPECT_TRUE(d["limits"].contains(key)) << key;
+        for (const char* key : {"heaps", "types", "uma"}) EXPECT_TRUE(d["memory"].contains(key)) << key;
+        for (const char* key : {"supported", "period_ns"}) EXPECT_TRUE(d["timestamps"].contains(key)) << key;
+        EXPECT_EQ(d["device_uuid"].get<std::string>().size(), 32u);
+        EXPECT_GT(d["subgroup"]["size"].get<int>(), 0);
+        selected += d["auto_selected"].get<bool>();
+    }
+    EXPECT_EQ(selected, 1);
+}
+
+TEST(Cli, DevicesTableNamesTheDevice) {
+    const Result r = runShell(kCli + " devices");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("Device 0:"), std::string::npos);
+    EXPECT_NE(r.output.find("[auto]"), std::string::npos);
+    EXPECT_NE(r.output.find("subgroup"), std::string::npos);
+}
+
+TEST(Cli, ProbeReportsRooflineAndPipelineCache) {
+    const Result r = runShell(kCli + " probe --json 2>/dev/null");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    const auto& p = j["probe"];
+    EXPECT_GT(p["copy"]["gb_per_s"].get<double>(), 0.0);
+    EXPECT_GT(p["fp32_gflops"].get<double>(), 0.0);
+    EXPECT_GT(p["pipelines"]["count"].get<int>(), 0);
+    EXPECT_GT(p["pipelines"]["cold_ms"].get<double>(), 0.0);
+    EXPECT_GT(p["pipelines"]["warm_ms"].get<double>(), 0.0);
+    if (j["device"]["shader_fp16"].get<bool>()) {
+        EXPECT_GT(p["fp16_gflops"].get<double>(), 0.0);
+    }
+}
+
+TEST(Cli, HelpListsSubcommands) {
+    const Result r = runShell(kCli + " --help");
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.output.find("devices"), std::string::npos);
+    EXPECT_NE(r.output.find("probe"), std::string::npos);
+}
+
+// The shared library exports the C ABI and vki::Error, nothing else.
+TEST(Library, ExportsOnlyThePublicApi) {
+    const Result r = runShell(std::string("nm -D --defined-only ") + VKI_LIBRARY_PATH + " | awk '{print $3}'");
+    ASSERT_EQ(r.exit_code, 0);
+    size_t exported = 0;
+    std::string unexpected;
+    size_t start = 0;
+    while (start < r.output.size()) {
+        const size_t end = r.output.find('\n', start);
+        std::string sym = r.output.substr(start, end - start);
+        start = end == std::string::npos ? r.output.size() : end + 1;
+        sym = sym.substr(0, sym.find('@'));  // drop the symbol version
+        if (sym.empty() || sym == "VKINFER_0") continue;
+        ++exported;
+        const bool ok = sym.rfind("vki_", 0) == 0 || sym.find("3vki5Error") != std::string::npos;
+        if (!ok) unexpected += sym + " ";
+    }
+    EXPECT_GE(exported, 4u);
+    EXPECT_TRUE(unexpected.empty()) << "unexpected exports: " << unexpected;
+}
+
+}  // namespace
