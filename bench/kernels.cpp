@@ -57,9 +57,8 @@ void copy(benchmark::State& state) {
     Context& c = context();
     vk::Buffer src = c.memory.createBuffer(n * 4, vk::MemoryKind::kDevice, "src");
     vk::Buffer dst = c.memory.createBuffer(n * 4, vk::MemoryKind::kDevice, "dst");
-    runTimed(state, 2 * n * 4, [&](Context& ctx) {
-        ops::recordCopy(ctx.ctx, ctx.cmd, vk::wholeRange(src), vk::wholeRange(dst), n);
-    });
+    runTimed(state, 2 * n * 4,
+             [&](Context& ctx) { ops::recordCopy(ctx.ctx, ctx.cmd, vk::wholeRange(src), vk::wholeRange(dst), n); });
 }
 
 void add(benchmark::State& state) {

@@ -18,8 +18,8 @@ std::string formatBytes(unsigned long long bytes);
 
 }  // namespace vki
 
-#define VKI_ASSERT(cond)                                                     \
-    do {                                                                     \
+#define VKI_ASSERT(cond)                                                    \
+    do {                                                                    \
         if (!(cond)) ::vki::assertionFailed(#cond, __FILE__, __LINE__, {}); \
     } while (0)
 

@@ -22,8 +22,8 @@ int main(void) {
     }
     printf("vkinfer %s, %u device(s)\n", vki_version(), count);
     for (uint32_t i = 0; i < count; ++i)
-        printf("  %u: %s (driver %s, subgroup %u, %.1f GiB device-local%s)\n", i, infos[i].name,
-               infos[i].driver_name, infos[i].subgroup_size, (double)infos[i].device_local_bytes / (1 << 30),
+        printf("  %u: %s (driver %s, subgroup %u, %.1f GiB device-local%s)\n", i, infos[i].name, infos[i].driver_name,
+               infos[i].subgroup_size, (double)infos[i].device_local_bytes / (1 << 30),
                infos[i].unified_memory ? ", unified" : "");
     free(infos);
     return 0;

@@ -44,27 +44,43 @@ void copyText(char (&dst)[256], const std::string& src) {
 
 extern "C" {
 
-VKI_API const char* vki_version(void) { return VKINFER_VERSION; }
+VKI_API const char* vki_version(void) {
+    return VKINFER_VERSION;
+}
 
 VKI_API const char* vki_status_name(vki_status status) {
     switch (status) {
-        case VKI_OK: return "VKI_OK";
-        case VKI_ERROR_INVALID_ARGUMENT: return "VKI_ERROR_INVALID_ARGUMENT";
-        case VKI_ERROR_NO_VULKAN: return "VKI_ERROR_NO_VULKAN";
-        case VKI_ERROR_NO_DEVICE: return "VKI_ERROR_NO_DEVICE";
-        case VKI_ERROR_UNSUPPORTED: return "VKI_ERROR_UNSUPPORTED";
-        case VKI_ERROR_OUT_OF_MEMORY: return "VKI_ERROR_OUT_OF_MEMORY";
-        case VKI_ERROR_DEVICE_LOST: return "VKI_ERROR_DEVICE_LOST";
-        case VKI_ERROR_TIMEOUT: return "VKI_ERROR_TIMEOUT";
-        case VKI_ERROR_BAD_FILE: return "VKI_ERROR_BAD_FILE";
-        case VKI_ERROR_IO: return "VKI_ERROR_IO";
-        case VKI_ERROR_VULKAN: return "VKI_ERROR_VULKAN";
-        case VKI_ERROR_INTERNAL: return "VKI_ERROR_INTERNAL";
+        case VKI_OK:
+            return "VKI_OK";
+        case VKI_ERROR_INVALID_ARGUMENT:
+            return "VKI_ERROR_INVALID_ARGUMENT";
+        case VKI_ERROR_NO_VULKAN:
+            return "VKI_ERROR_NO_VULKAN";
+        case VKI_ERROR_NO_DEVICE:
+            return "VKI_ERROR_NO_DEVICE";
+        case VKI_ERROR_UNSUPPORTED:
+            return "VKI_ERROR_UNSUPPORTED";
+        case VKI_ERROR_OUT_OF_MEMORY:
+            return "VKI_ERROR_OUT_OF_MEMORY";
+        case VKI_ERROR_DEVICE_LOST:
+            return "VKI_ERROR_DEVICE_LOST";
+        case VKI_ERROR_TIMEOUT:
+            return "VKI_ERROR_TIMEOUT";
+        case VKI_ERROR_BAD_FILE:
+            return "VKI_ERROR_BAD_FILE";
+        case VKI_ERROR_IO:
+            return "VKI_ERROR_IO";
+        case VKI_ERROR_VULKAN:
+            return "VKI_ERROR_VULKAN";
+        case VKI_ERROR_INTERNAL:
+            return "VKI_ERROR_INTERNAL";
     }
     return "VKI_STATUS_UNKNOWN";
 }
 
-VKI_API const char* vki_last_error(void) { return t_last_error.c_str(); }
+VKI_API const char* vki_last_error(void) {
+    return t_last_error.c_str();
+}
 
 VKI_API vki_status vki_list_devices(vki_device_info* out_infos, uint32_t capacity, uint32_t* out_count) {
     return guarded([&] {

@@ -8,9 +8,9 @@
 #include "registry.hpp"
 #include "runtime/ops/elementwise.hpp"
 #include "runtime/ops/reduce.hpp"
-#include "shaders/common/params.h"
 #include "runtime/vk/device.hpp"
 #include "runtime/vk/memory.hpp"
+#include "shaders/common/params.h"
 
 namespace vki {
 
@@ -66,9 +66,7 @@ double measurePeak(ops::OpContext& ctx, vk::CommandBuffer& cmd, vk::TimestampPoo
     const vk::BufferRange bindings[] = {vk::wholeRange(out)};
     const VkDescriptorSet set = ctx.arena.bind(kernel, bindings);
     auto run = [&](uint32_t iterations) {
-        return timeOnGpu(cmd, ts, [&] {
-            cmd.dispatch(kernel, set, shader::PeakParams{iterations, 0.25f}, groups);
-        });
+        return timeOnGpu(cmd, ts, [&] { cmd.dispatch(kernel, set, shader::PeakParams{iterations, 0.25f}, groups); });
     };
     uint32_t iterations = 8;
     double seconds = run(iterations);
@@ -163,10 +161,11 @@ ProbeResult runProbe(vk::Device& device, const ProbeProgress& progress) {
 
 nlohmann::json toJson(const ProbeResult& r) {
     nlohmann::json j = {
-        {"pipelines", {{"count", r.pipelines},
-                       {"cold_ms", r.pipelines_cold_ms},
-                       {"warm_ms", r.pipelines_warm_ms},
-                       {"disk_cache_bytes_at_start", r.disk_cache_bytes}}},
+        {"pipelines",
+         {{"count", r.pipelines},
+          {"cold_ms", r.pipelines_cold_ms},
+          {"warm_ms", r.pipelines_warm_ms},
+          {"disk_cache_bytes_at_start", r.disk_cache_bytes}}},
         {"copy", {{"buffer_bytes", r.copy_buffer_bytes}, {"gb_per_s", r.copy_gb_per_s}}},
         {"fp32_gflops", r.fp32_gflops},
         {"fp16_gflops", r.fp16_gflops ? nlohmann::json(*r.fp16_gflops) : nlohmann::json(nullptr)},

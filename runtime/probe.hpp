@@ -18,8 +18,8 @@ namespace vki {
 struct ProbeResult {
     // Pipeline creation for every embedded kernel the device supports.
     uint32_t pipelines = 0;
-    double pipelines_cold_ms = 0;  // empty VkPipelineCache
-    double pipelines_warm_ms = 0;  // cache filled by the cold pass
+    double pipelines_cold_ms = 0;   // empty VkPipelineCache
+    double pipelines_warm_ms = 0;   // cache filled by the cold pass
     uint64_t disk_cache_bytes = 0;  // what the on-disk cache held when the probe started
 
     // Copy kernel: bytes read + written per second.

@@ -14,9 +14,13 @@ namespace vki::tools {
 
 namespace {
 
-const char* yesNo(bool b) { return b ? "yes" : "no"; }
+const char* yesNo(bool b) {
+    return b ? "yes" : "no";
+}
 
-void row(const char* key, const std::string& value) { std::printf("  %-16s %s\n", key, value.c_str()); }
+void row(const char* key, const std::string& value) {
+    std::printf("  %-16s %s\n", key, value.c_str());
+}
 
 std::string hex(uint32_t v) {
     char text[16];
@@ -28,12 +32,13 @@ void printTable(const vk::DeviceCaps& c, bool is_auto) {
     std::printf("Device %u: %s%s\n", c.index, c.name.c_str(), is_auto ? "  [auto]" : "");
     row("type", vk::deviceTypeName(c.device_type));
     row("vendor", c.vendor + " (" + hex(c.vendor_id) + "), device " + hex(c.device_id));
-    row("driver", c.driver_name + " " + c.driver_version_text + (c.driver_info.empty() ? "" : " (" + c.driver_info + ")"));
+    row("driver",
+        c.driver_name + " " + c.driver_version_text + (c.driver_info.empty() ? "" : " (" + c.driver_info + ")"));
     row("api", vk::apiVersionText(c.api_version));
     row("uuid", c.uuidText());
-    row("subgroup", "size " + std::to_string(c.subgroup_size) + " (range " + std::to_string(c.subgroup_min_size) +
-                        "-" + std::to_string(c.subgroup_max_size) + ", size control " +
-                        yesNo(c.subgroup_size_control) + "), in compute " + yesNo(c.subgroup_in_compute));
+    row("subgroup", "size " + std::to_string(c.subgroup_size) + " (range " + std::to_string(c.subgroup_min_size) + "-" +
+                        std::to_string(c.subgroup_max_size) + ", size control " + yesNo(c.subgroup_size_control) +
+                        "), in compute " + yesNo(c.subgroup_in_compute));
     row("subgroup ops", vk::subgroupOpsText(c.subgroup_ops));
     row("arithmetic", std::string("fp16 ") + yesNo(c.shader_fp16) + ", int8 " + yesNo(c.shader_int8) + ", int16 " +
                           yesNo(c.shader_int16) + ", int64 " + yesNo(c.shader_int64));
@@ -59,8 +64,9 @@ void printTable(const vk::DeviceCaps& c, bool is_auto) {
         const auto& h = c.memory_heaps[i];
         std::string types;
         for (size_t t = 0; t < c.memory_types.size(); ++t)
-            if (c.memory_types[t].heap == i) types += "\n" + std::string(19, ' ') + "type " + std::to_string(t) + ": " +
-                                                    vk::memoryFlagsText(c.memory_types[t].flags);
+            if (c.memory_types[t].heap == i)
+                types += "\n" + std::string(19, ' ') + "type " + std::to_string(t) + ": " +
+                         vk::memoryFlagsText(c.memory_types[t].flags);
         row(("heap " + std::to_string(i)).c_str(),
             formatBytes(h.size) + (h.device_local ? " device-local" : " host") +
                 (h.budget ? ", budget " + formatBytes(h.budget) : std::string()) + types);

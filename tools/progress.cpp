@@ -10,7 +10,9 @@ namespace vki::tools {
 ProgressBar::ProgressBar(std::string title)
     : title_(std::move(title)), terminal_(::isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+    finish();
+}
 
 void ProgressBar::update(double fraction, std::string_view step) {
     fraction = std::clamp(fraction, 0.0, 1.0);

@@ -60,16 +60,16 @@ typedef enum vki_device_type {
 
 /* One Vulkan device as vkinfer sees it. */
 typedef struct vki_device_info {
-    char name[256];               /* NUL-terminated */
-    char driver_name[256];        /* NUL-terminated, "" if the driver does not say */
-    uint32_t vendor_id;           /* PCI vendor id (0x10DE NVIDIA, 0x1002 AMD, 0x8086 Intel, ...) */
+    char name[256];        /* NUL-terminated */
+    char driver_name[256]; /* NUL-terminated, "" if the driver does not say */
+    uint32_t vendor_id;    /* PCI vendor id (0x10DE NVIDIA, 0x1002 AMD, 0x8086 Intel, ...) */
     uint32_t device_id;
     vki_device_type type;
-    uint32_t api_version;         /* VK_MAKE_API_VERSION encoding */
-    uint8_t uuid[16];             /* VkPhysicalDeviceIDProperties::deviceUUID */
-    uint64_t device_local_bytes;  /* size of the largest device-local heap */
+    uint32_t api_version;        /* VK_MAKE_API_VERSION encoding */
+    uint8_t uuid[16];            /* VkPhysicalDeviceIDProperties::deviceUUID */
+    uint64_t device_local_bytes; /* size of the largest device-local heap */
     uint32_t subgroup_size;
-    uint32_t unified_memory;      /* 1 when device memory is host visible (integrated / CPU) */
+    uint32_t unified_memory; /* 1 when device memory is host visible (integrated / CPU) */
 } vki_device_info;
 
 /* Lists the Vulkan devices, in the loader's order (the index used by --device).

@@ -1,8 +1,8 @@
 #include "runtime/ops/elementwise.hpp"
 
 #include "common/error.hpp"
-#include "shaders/common/params.h"
 #include "runtime/vk/device.hpp"
+#include "shaders/common/params.h"
 
 namespace vki::ops {
 
@@ -35,7 +35,8 @@ void recordBinary(OpContext& ctx, vk::CommandBuffer& cmd, BinaryOp op, const vk:
     const auto& kernel = ctx.kernels.get(id, {{0, wg}});
     const vk::BufferRange bindings[] = {a, b, dst};
     cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings),
-                 shader::BinaryParams{checkedCount(n), static_cast<uint32_t>(n_b)}, gridGroups(ctx.device.caps(), n, wg));
+                 shader::BinaryParams{checkedCount(n), static_cast<uint32_t>(n_b)},
+                 gridGroups(ctx.device.caps(), n, wg));
 }
 
 }  // namespace vki::ops

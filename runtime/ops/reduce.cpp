@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "common/error.hpp"
-#include "shaders/common/params.h"
 #include "runtime/vk/device.hpp"
+#include "shaders/common/params.h"
 
 namespace vki::ops {
 

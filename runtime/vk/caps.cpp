@@ -15,17 +15,28 @@ namespace {
 
 const char* vendorName(uint32_t id) {
     switch (id) {
-        case 0x10DE: return "NVIDIA";
-        case 0x1002: return "AMD";
-        case 0x1022: return "AMD";
-        case 0x8086: return "Intel";
-        case 0x13B5: return "ARM";
-        case 0x5143: return "Qualcomm";
-        case 0x106B: return "Apple";
-        case 0x1010: return "Imagination";
-        case 0x14E4: return "Broadcom";
-        case VK_VENDOR_ID_MESA: return "Mesa";
-        default: return "unknown";
+        case 0x10DE:
+            return "NVIDIA";
+        case 0x1002:
+            return "AMD";
+        case 0x1022:
+            return "AMD";
+        case 0x8086:
+            return "Intel";
+        case 0x13B5:
+            return "ARM";
+        case 0x5143:
+            return "Qualcomm";
+        case 0x106B:
+            return "Apple";
+        case 0x1010:
+            return "Imagination";
+        case 0x14E4:
+            return "Broadcom";
+        case VK_VENDOR_ID_MESA:
+            return "Mesa";
+        default:
+            return "unknown";
     }
 }
 
@@ -43,27 +54,42 @@ std::string driverVersionText(uint32_t vendor_id, uint32_t v) {
 
 const char* componentTypeName(coopmat::VkiComponentType t) {
     switch (t) {
-        case coopmat::kFloat16: return "f16";
-        case coopmat::kFloat32: return "f32";
-        case coopmat::kFloat64: return "f64";
-        case coopmat::kSint8: return "s8";
-        case coopmat::kSint16: return "s16";
-        case coopmat::kSint32: return "s32";
-        case coopmat::kSint64: return "s64";
-        case coopmat::kUint8: return "u8";
-        case coopmat::kUint16: return "u16";
-        case coopmat::kUint32: return "u32";
-        case coopmat::kUint64: return "u64";
+        case coopmat::kFloat16:
+            return "f16";
+        case coopmat::kFloat32:
+            return "f32";
+        case coopmat::kFloat64:
+            return "f64";
+        case coopmat::kSint8:
+            return "s8";
+        case coopmat::kSint16:
+            return "s16";
+        case coopmat::kSint32:
+            return "s32";
+        case coopmat::kSint64:
+            return "s64";
+        case coopmat::kUint8:
+            return "u8";
+        case coopmat::kUint16:
+            return "u16";
+        case coopmat::kUint32:
+            return "u32";
+        case coopmat::kUint64:
+            return "u64";
     }
     return "other";
 }
 
 const char* scopeName(coopmat::VkiScope s) {
     switch (s) {
-        case coopmat::kScopeDevice: return "device";
-        case coopmat::kScopeWorkgroup: return "workgroup";
-        case coopmat::kScopeSubgroup: return "subgroup";
-        case coopmat::kScopeQueueFamily: return "queue_family";
+        case coopmat::kScopeDevice:
+            return "device";
+        case coopmat::kScopeWorkgroup:
+            return "workgroup";
+        case coopmat::kScopeSubgroup:
+            return "subgroup";
+        case coopmat::kScopeQueueFamily:
+            return "queue_family";
     }
     return "other";
 }
@@ -108,7 +134,9 @@ bool DeviceCaps::hasExtension(const char* ext) const {
     return false;
 }
 
-std::string DeviceCaps::uuidText() const { return hexBytes(device_uuid); }
+std::string DeviceCaps::uuidText() const {
+    return hexBytes(device_uuid);
+}
 
 DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api) {
     DeviceCaps caps;
@@ -185,9 +213,8 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
         caps.subgroup_max_size = size_control_props.maxSubgroupSize;
     }
     if (has_dot)
-        caps.integer_dot_4x8_packed_accelerated =
-            dot_props.integerDotProduct4x8BitPackedSignedAccelerated ||
-            dot_props.integerDotProduct4x8BitPackedUnsignedAccelerated;
+        caps.integer_dot_4x8_packed_accelerated = dot_props.integerDotProduct4x8BitPackedSignedAccelerated ||
+                                                  dot_props.integerDotProduct4x8BitPackedUnsignedAccelerated;
 
     caps.max_shared_memory = lim.maxComputeSharedMemorySize;
     for (int i = 0; i < 3; ++i) {
@@ -285,11 +312,16 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
 
 const char* deviceTypeName(VkPhysicalDeviceType type) {
     switch (type) {
-        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-        case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-        default: return "other";
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+            return "integrated";
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+            return "discrete";
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+            return "virtual";
+        case VK_PHYSICAL_DEVICE_TYPE_CPU:
+            return "cpu";
+        default:
+            return "other";
     }
 }
 
@@ -349,8 +381,15 @@ nlohmann::json toJson(const DeviceCaps& c) {
                           {"timestamp_valid_bits", q.timestamp_valid_bits}});
     json shapes = json::array();
     for (const auto& s : c.cooperative_matrix_shapes)
-        shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"a", s.a_type}, {"b", s.b_type}, {"c", s.c_type},
-                          {"result", s.result_type}, {"saturating", s.saturating}, {"scope", s.scope}});
+        shapes.push_back({{"m", s.m},
+                          {"n", s.n},
+                          {"k", s.k},
+                          {"a", s.a_type},
+                          {"b", s.b_type},
+                          {"c", s.c_type},
+                          {"result", s.result_type},
+                          {"saturating", s.saturating},
+                          {"scope", s.scope}});
     return json{
         {"index", c.index},
         {"name", c.name},
@@ -397,8 +436,7 @@ nlohmann::json toJson(const DeviceCaps& c) {
           {"max_push_constants_size", c.max_push_constants_size},
           {"min_storage_buffer_offset_alignment", c.min_storage_buffer_offset_alignment},
           {"non_coherent_atom_size", c.non_coherent_atom_size}}},
-        {"memory",
-         {{"heaps", heaps}, {"types", types}, {"device_local_bytes", c.device_local_bytes}, {"uma", c.uma}}},
+        {"memory", {{"heaps", heaps}, {"types", types}, {"device_local_bytes", c.device_local_bytes}, {"uma", c.uma}}},
         {"timestamps",
          {{"supported", c.timestamps}, {"period_ns", c.timestamp_period_ns}, {"valid_bits", c.timestamp_valid_bits}}},
         {"queue_families", queues},

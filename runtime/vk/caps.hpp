@@ -50,8 +50,8 @@ struct DeviceCaps {
     uint32_t driver_id = 0;  // VkDriverId
     std::string driver_name;
     std::string driver_info;
-    uint32_t driver_version = 0;       // raw, vendor-encoded
-    std::string driver_version_text;   // decoded with the vendor's scheme
+    uint32_t driver_version = 0;      // raw, vendor-encoded
+    std::string driver_version_text;  // decoded with the vendor's scheme
     std::array<uint8_t, 16> device_uuid{};
     std::array<uint8_t, 16> driver_uuid{};
     std::array<uint8_t, 16> pipeline_cache_uuid{};
@@ -108,9 +108,7 @@ struct DeviceCaps {
 
     bool hasExtension(const char* name) const;
     // Is a subgroup operation class (VK_SUBGROUP_FEATURE_*_BIT) available in compute shaders?
-    bool hasSubgroupOps(VkSubgroupFeatureFlags ops) const {
-        return subgroup_in_compute && (subgroup_ops & ops) == ops;
-    }
+    bool hasSubgroupOps(VkSubgroupFeatureFlags ops) const { return subgroup_in_compute && (subgroup_ops & ops) == ops; }
     std::string uuidText() const;
 };
 

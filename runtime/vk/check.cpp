@@ -65,8 +65,8 @@ ErrorCode errorCodeOf(VkResult result) {
 }
 
 void throwVkError(VkResult result, const char* call, const char* file, int line) {
-    std::string message = std::string(call) + " failed with " + resultName(result) + " (" + file + ":" +
-                          std::to_string(line) + ")";
+    std::string message =
+        std::string(call) + " failed with " + resultName(result) + " (" + file + ":" + std::to_string(line) + ")";
     switch (errorCodeOf(result)) {
         case ErrorCode::kOutOfMemory:
             message += "; free memory or lower the memory budget";

@@ -18,8 +18,8 @@ ErrorCode errorCodeOf(VkResult result);
 
 }  // namespace vki::vk
 
-#define VKI_VK(call)                                                                   \
-    do {                                                                               \
-        VkResult vki_vk_result_ = (call);                                              \
+#define VKI_VK(call)                                                                                \
+    do {                                                                                            \
+        VkResult vki_vk_result_ = (call);                                                           \
         if (vki_vk_result_ < 0) ::vki::vk::throwVkError(vki_vk_result_, #call, __FILE__, __LINE__); \
     } while (0)

@@ -10,15 +10,17 @@ namespace vki::vk {
 
 namespace {
 
-constexpr VkAccessFlags kAllWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
-                                     VK_ACCESS_HOST_WRITE_BIT;
-constexpr VkAccessFlags kAllReadsWrites = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                                          VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+constexpr VkAccessFlags kAllWrites =
+    VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT;
+constexpr VkAccessFlags kAllReadsWrites =
+    VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
 constexpr VkPipelineStageFlags kWorkStages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
 
 }  // namespace
 
-BufferRange wholeRange(const Buffer& buffer) { return {buffer.handle(), 0, buffer.size()}; }
+BufferRange wholeRange(const Buffer& buffer) {
+    return {buffer.handle(), 0, buffer.size()};
+}
 
 CommandBuffer::CommandBuffer(Device& device, QueueKind queue) : device_(&device), queue_(queue) {
     const auto& vk = device.vk();
@@ -55,11 +57,13 @@ void CommandBuffer::begin(bool reusable) {
     VkMemoryBarrier barrier = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     barrier.srcAccessMask = kAllWrites;
     barrier.dstAccessMask = kAllReadsWrites;
-    device_->vk().vkCmdPipelineBarrier(cmd_, kWorkStages | VK_PIPELINE_STAGE_HOST_BIT, kWorkStages, 0, 1, &barrier,
-                                       0, nullptr, 0, nullptr);
+    device_->vk().vkCmdPipelineBarrier(cmd_, kWorkStages | VK_PIPELINE_STAGE_HOST_BIT, kWorkStages, 0, 1, &barrier, 0,
+                                       nullptr, 0, nullptr);
 }
 
-void CommandBuffer::end() { VKI_VK(device_->vk().vkEndCommandBuffer(cmd_)); }
+void CommandBuffer::end() {
+    VKI_VK(device_->vk().vkEndCommandBuffer(cmd_));
+}
 
 void CommandBuffer::dispatch(const Kernel& kernel, VkDescriptorSet set, const void* push, uint32_t push_size,
                              uint32_t groups_x, uint32_t groups_y, uint32_t groups_z) {
@@ -109,9 +113,13 @@ void CommandBuffer::timestamp(TimestampPool& pool, uint32_t query) {
         device_->vk().vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, pool.handle(), query);
 }
 
-SyncPoint CommandBuffer::submit() { return device_->submit(queue_, cmd_); }
+SyncPoint CommandBuffer::submit() {
+    return device_->submit(queue_, cmd_);
+}
 
-void CommandBuffer::submitAndWait() { device_->wait(submit()); }
+void CommandBuffer::submitAndWait() {
+    device_->wait(submit());
+}
 
 TimestampPool::TimestampPool(Device& device, uint32_t capacity) : device_(device), capacity_(capacity) {
     if (!device.caps().timestamps) return;
@@ -129,9 +137,9 @@ double TimestampPool::elapsedNs(uint32_t begin, uint32_t end) const {
     VKI_ASSERT(supported() && begin < capacity_ && end < capacity_);
     uint64_t ticks[2] = {};
     for (int i = 0; i < 2; ++i) {
-        const VkResult result = device_.vk().vkGetQueryPoolResults(device_.handle(), pool_, i ? end : begin, 1,
-                                                                   sizeof(uint64_t), &ticks[i], sizeof(uint64_t),
-                                                                   VK_QUERY_RESULT_64_BIT);
+        const VkResult result =
+            device_.vk().vkGetQueryPoolResults(device_.handle(), pool_, i ? end : begin, 1, sizeof(uint64_t), &ticks[i],
+                                               sizeof(uint64_t), VK_QUERY_RESULT_64_BIT);
         if (result == VK_NOT_READY)
             throw Error(ErrorCode::kInternal, "timestamp query read before its submission completed");
         VKI_VK(result);

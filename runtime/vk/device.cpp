@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/log.hpp"
 #include "runtime/vk/check.hpp"
@@ -16,11 +16,16 @@ namespace {
 
 int typeRank(VkPhysicalDeviceType type) {
     switch (type) {
-        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-        case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-        default: return 0;
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+            return 4;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+            return 3;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+            return 2;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU:
+            return 1;
+        default:
+            return 0;
     }
 }
 
@@ -62,8 +67,8 @@ uint32_t selectDevice(const std::vector<DeviceCaps>& devices, std::string_view s
     const auto [end, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
     if (ec == std::errc() && end == spec.data() + spec.size()) {
         if (index >= devices.size())
-            throw Error(ErrorCode::kNoDevice, "device index " + std::string(spec) + " is out of range; devices: " +
-                                                  deviceList(devices));
+            throw Error(ErrorCode::kNoDevice,
+                        "device index " + std::string(spec) + " is out of range; devices: " + deviceList(devices));
         return index;
     }
     const std::string needle = lower(spec);
@@ -107,8 +112,7 @@ Device::Device(Instance& instance, std::string_view spec) : instance_(instance) 
         if (transfer < 0 && (f & VK_QUEUE_TRANSFER_BIT) && !(f & (VK_QUEUE_COMPUTE_BIT | VK_QUEUE_GRAPHICS_BIT)))
             transfer = static_cast<int>(i);
     }
-    if (compute < 0)
-        throw Error(ErrorCode::kUnsupported, "device \"" + caps_.name + "\" has no compute queue");
+    if (compute < 0) throw Error(ErrorCode::kUnsupported, "device \"" + caps_.name + "\" has no compute queue");
     if (transfer < 0) transfer = compute;
     queues_[0].family = static_cast<uint32_t>(compute);
     queues_[1].family = static_cast<uint32_t>(transfer);
@@ -256,6 +260,8 @@ void Device::wait(SyncPoint point) const {
     VKI_VK(result);
 }
 
-void Device::waitIdle() const { VKI_VK(table_.vkDeviceWaitIdle(device_)); }
+void Device::waitIdle() const {
+    VKI_VK(table_.vkDeviceWaitIdle(device_));
+}
 
 }  // namespace vki::vk

@@ -71,8 +71,8 @@ private:
         uint32_t family = 0;
         VkQueue queue = VK_NULL_HANDLE;
         VkSemaphore timeline = VK_NULL_HANDLE;
-        uint64_t value = 0;          // last value signalled
-        uint64_t waited_other = 0;   // other queue's value this queue already waits for
+        uint64_t value = 0;         // last value signalled
+        uint64_t waited_other = 0;  // other queue's value this queue already waits for
     };
     static size_t index(QueueKind kind) { return kind == QueueKind::kCompute ? 0 : 1; }
 

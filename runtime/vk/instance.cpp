@@ -133,9 +133,9 @@ Instance::Instance(const InstanceOptions& options) {
 
     VkResult result = vkCreateInstance(&info, nullptr, &instance_);
     if (result == VK_ERROR_INCOMPATIBLE_DRIVER)
-        throw Error(ErrorCode::kNoDevice,
-                    std::string("no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER). ") +
-                        kNoDriverHint);
+        throw Error(
+            ErrorCode::kNoDevice,
+            std::string("no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER). ") + kNoDriverHint);
     VKI_VK(result);
     volkLoadInstanceOnly(instance_);
 

@@ -10,16 +10,23 @@ namespace vki::vk {
 
 const char* memoryKindName(MemoryKind kind) {
     switch (kind) {
-        case MemoryKind::kDevice: return "device";
-        case MemoryKind::kUpload: return "upload";
-        case MemoryKind::kReadback: return "readback";
+        case MemoryKind::kDevice:
+            return "device";
+        case MemoryKind::kUpload:
+            return "upload";
+        case MemoryKind::kReadback:
+            return "readback";
     }
     return "?";
 }
 
-Buffer::~Buffer() { release(); }
+Buffer::~Buffer() {
+    release();
+}
 
-Buffer::Buffer(Buffer&& other) noexcept { *this = std::move(other); }
+Buffer::Buffer(Buffer&& other) noexcept {
+    *this = std::move(other);
+}
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
     if (this != &other) {
@@ -70,7 +77,8 @@ uint32_t MemoryAllocator::pickType(uint32_t type_bits, MemoryKind kind) const {
             required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
             // On UMA the device-local memory is also mappable: take a mapped type so
             // uploads write in place.
-            if (device_.caps().uma) preferred = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+            if (device_.caps().uma)
+                preferred = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
             break;
         case MemoryKind::kUpload:
             required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
@@ -107,11 +115,10 @@ size_t MemoryAllocator::newBlock(uint32_t type, MemoryKind kind, uint64_t size, 
     block.dedicated = dedicated;
     const VkResult result = device_.vk().vkAllocateMemory(device_.handle(), &info, nullptr, &block.memory);
     if (result == VK_ERROR_OUT_OF_DEVICE_MEMORY || result == VK_ERROR_OUT_OF_HOST_MEMORY)
-        throw Error(ErrorCode::kOutOfMemory, std::string("out of ") +
-                                                 (result == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host") +
-                                                 " memory allocating " + formatBytes(size) + " for \"" + label +
-                                                 "\" (" + memoryKindName(kind) + " memory; in use: " + usageText() +
-                                                 "). Use a smaller model, context or batch.");
+        throw Error(ErrorCode::kOutOfMemory,
+                    std::string("out of ") + (result == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host") +
+                        " memory allocating " + formatBytes(size) + " for \"" + label + "\" (" + memoryKindName(kind) +
+                        " memory; in use: " + usageText() + "). Use a smaller model, context or batch.");
     VKI_VK(result);
     if (device_.caps().memory_types[type].flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
         void* ptr = nullptr;
@@ -150,8 +157,8 @@ Buffer MemoryAllocator::createBuffer(uint64_t size, MemoryKind kind, const std::
     const auto& vk = device_.vk();
     VkBufferCreateInfo info = {VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     info.size = size;
-    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                 VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    info.usage =
+        VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     const auto& families = device_.queueFamilies();
     info.sharingMode = families.size() > 1 ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE;
     info.queueFamilyIndexCount = families.size() > 1 ? static_cast<uint32_t>(families.size()) : 0;

@@ -1,11 +1,11 @@
 #include "runtime/vk/pipeline.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <system_error>
-#include <unistd.h>
 
 #include "common/log.hpp"
 #include "runtime/vk/check.hpp"
@@ -149,7 +149,8 @@ Kernel::Kernel(Device& device, const ShaderBlob& shader, std::span<const SpecCon
         local_size_[1] > caps.max_workgroup_size[1] || local_size_[2] > caps.max_workgroup_size[2])
         throw Error(ErrorCode::kUnsupported, "kernel " + name_ + " needs a workgroup of " +
                                                  std::to_string(local_size_[0]) + "x" + std::to_string(local_size_[1]) +
-                                                 "x" + std::to_string(local_size_[2]) + ", more than the device allows");
+                                                 "x" + std::to_string(local_size_[2]) +
+                                                 ", more than the device allows");
     if (info_.push_constant_size > caps.max_push_constants_size)
         throw Error(ErrorCode::kUnsupported, "kernel " + name_ + " needs " + std::to_string(info_.push_constant_size) +
                                                  " bytes of push constants; the device has " +
@@ -224,7 +225,9 @@ DescriptorArena::DescriptorArena(Device& device, uint32_t max_sets, uint32_t max
     VKI_VK(device.vk().vkCreateDescriptorPool(device.handle(), &info, nullptr, &pool_));
 }
 
-DescriptorArena::~DescriptorArena() { device_.vk().vkDestroyDescriptorPool(device_.handle(), pool_, nullptr); }
+DescriptorArena::~DescriptorArena() {
+    device_.vk().vkDestroyDescriptorPool(device_.handle(), pool_, nullptr);
+}
 
 VkDescriptorSet DescriptorArena::bind(const Kernel& kernel, std::span<const BufferRange> buffers) {
     VKI_ASSERT_MSG(buffers.size() == kernel.bindingCount(), "wrong number of buffers for " + kernel.name());
@@ -260,6 +263,8 @@ VkDescriptorSet DescriptorArena::bind(const Kernel& kernel, std::span<const Buff
     return set;
 }
 
-void DescriptorArena::reset() { VKI_VK(device_.vk().vkResetDescriptorPool(device_.handle(), pool_, 0)); }
+void DescriptorArena::reset() {
+    VKI_VK(device_.vk().vkResetDescriptorPool(device_.handle(), pool_, 0));
+}
 
 }  // namespace vki::vk

@@ -27,7 +27,7 @@ public:
 private:
     uint64_t size_;
     uint64_t used_ = 0;
-    std::map<uint64_t, uint64_t> free_;       // offset -> length, disjoint and not adjacent
+    std::map<uint64_t, uint64_t> free_;  // offset -> length, disjoint and not adjacent
     struct Taken {
         uint64_t length;   // bytes taken, alignment padding included
         uint64_t padding;  // bytes before the aligned offset

@@ -46,7 +46,9 @@ enum : uint32_t { kExecLocalSize = 17, kExecLocalSizeId = 38, kBuiltInWorkgroupS
 enum : uint32_t { kClassUniform = 2, kClassPushConstant = 9, kClassStorageBuffer = 12 };
 constexpr uint32_t kMagic = 0x07230203;
 
-[[noreturn]] void fail(const std::string& what) { throw Error(ErrorCode::kInternal, "SPIR-V reflection: " + what); }
+[[noreturn]] void fail(const std::string& what) {
+    throw Error(ErrorCode::kInternal, "SPIR-V reflection: " + what);
+}
 
 struct Module {
     struct Inst {
@@ -84,15 +86,18 @@ struct Module {
     uint32_t typeSize(uint32_t type_id) const {
         const Inst& t = def(type_id);
         switch (t.opcode) {
-            case kOpTypeBool: return 4;
+            case kOpTypeBool:
+                return 4;
             case kOpTypeInt:
-            case kOpTypeFloat: return t.ops[1] / 8;
+            case kOpTypeFloat:
+                return t.ops[1] / 8;
             case kOpTypeVector:
-            case kOpTypeMatrix: return typeSize(t.ops[1]) * t.ops[2];
+            case kOpTypeMatrix:
+                return typeSize(t.ops[1]) * t.ops[2];
             case kOpTypeArray: {
                 const uint32_t count = constantValue(t.ops[2]);
-                const uint32_t stride = has(type_id, kDecArrayStride) ? get(type_id, kDecArrayStride)
-                                                                       : typeSize(t.ops[1]);
+                const uint32_t stride =
+                    has(type_id, kDecArrayStride) ? get(type_id, kDecArrayStride) : typeSize(t.ops[1]);
                 return count * stride;
             }
             case kOpTypeStruct: {
@@ -106,7 +111,8 @@ struct Module {
                 }
                 return size;
             }
-            default: fail("unsupported type (opcode " + std::to_string(t.opcode) + ") in an interface block");
+            default:
+                fail("unsupported type (opcode " + std::to_string(t.opcode) + ") in an interface block");
         }
     }
 };

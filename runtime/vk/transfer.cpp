@@ -45,9 +45,8 @@ void Transfer::upload(const Buffer& dst, uint64_t dst_offset, uint64_t size, con
 }
 
 void Transfer::upload(const Buffer& dst, uint64_t dst_offset, std::span<const std::byte> data) {
-    upload(dst, dst_offset, data.size(), [&](std::byte* out, uint64_t offset, uint64_t n) {
-        std::memcpy(out, data.data() + offset, n);
-    });
+    upload(dst, dst_offset, data.size(),
+           [&](std::byte* out, uint64_t offset, uint64_t n) { std::memcpy(out, data.data() + offset, n); });
 }
 
 void Transfer::download(const Buffer& src, uint64_t src_offset, uint64_t size, const Consumer& consume) {
@@ -83,9 +82,8 @@ void Transfer::download(const Buffer& src, uint64_t src_offset, uint64_t size, c
 }
 
 void Transfer::download(const Buffer& src, uint64_t src_offset, std::span<std::byte> out) {
-    download(src, src_offset, out.size(), [&](const std::byte* in, uint64_t offset, uint64_t n) {
-        std::memcpy(out.data() + offset, in, n);
-    });
+    download(src, src_offset, out.size(),
+             [&](const std::byte* in, uint64_t offset, uint64_t n) { std::memcpy(out.data() + offset, in, n); });
 }
 
 }  // namespace vki::vk

@@ -59,11 +59,29 @@ TEST(Cli, DevicesJsonHasEveryCapsField) {
     ASSERT_GE(devices.size(), 1u);
     int selected = 0;
     for (const auto& d : devices) {
-        for (const char* key :
-             {"name", "vendor", "vendor_id", "device_id", "device_type", "api_version", "driver_name", "driver_info",
-              "driver_version", "device_uuid", "subgroup", "shader_fp16", "shader_int8", "storage_buffer_8bit",
-              "storage_buffer_16bit", "integer_dot_product", "cooperative_matrix", "cooperative_matrix_shapes",
-              "limits", "memory", "timestamps", "queue_families", "auto_selected"})
+        for (const char* key : {"name",
+                                "vendor",
+                                "vendor_id",
+                                "device_id",
+                                "device_type",
+                                "api_version",
+                                "driver_name",
+                                "driver_info",
+                                "driver_version",
+                                "device_uuid",
+                                "subgroup",
+                                "shader_fp16",
+                                "shader_int8",
+                                "storage_buffer_8bit",
+                                "storage_buffer_16bit",
+                                "integer_dot_product",
+                                "cooperative_matrix",
+                                "cooperative_matrix_shapes",
+                                "limits",
+                                "memory",
+                                "timestamps",
+                                "queue_families",
+                                "auto_selected"})
             EXPECT_TRUE(d.contains(key)) << key;
         for (const char* key : {"size", "operations", "in_compute"}) EXPECT_TRUE(d["subgroup"].contains(key)) << key;
         for (const char* key : {"max_shared_memory", "max_workgroup_size", "max_workgroup_count",

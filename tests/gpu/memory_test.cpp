@@ -99,7 +99,8 @@ TEST_F(Memory, ExhaustionIsAClearErrorAndRecoverable) {
     std::vector<vk::Buffer> held;
     bool out_of_memory = false;
     try {
-        for (int i = 0; i < 64; ++i) held.push_back(allocator.createBuffer(48ull << 20, MemoryKind::kDevice, "kv pages"));
+        for (int i = 0; i < 64; ++i)
+            held.push_back(allocator.createBuffer(48ull << 20, MemoryKind::kDevice, "kv pages"));
     } catch (const Error& e) {
         out_of_memory = true;
         EXPECT_EQ(e.code(), ErrorCode::kOutOfMemory);
@@ -165,7 +166,7 @@ TEST_P(TransferPaths, ProducerFillsChunksInOrder) {
 INSTANTIATE_TEST_SUITE_P(, TransferPaths, ::testing::Values(vk::TransferPath::kAuto, vk::TransferPath::kStaging),
                          [](const auto& param_info) {
                              return param_info.param == vk::TransferPath::kAuto ? std::string("Auto")
-                                                                          : std::string("Staging");
+                                                                                : std::string("Staging");
                          });
 
 }  // namespace

@@ -116,8 +116,7 @@ TEST_F(Ops, ReduceMatchesReference) {
             vk::Buffer scratch = poisoned(ops::reduceScratchCount(device().caps(), n), "scratch");
             vk::Buffer dst = poisoned(1 + kGuard, "dst");
             const auto out = run(dst, 1, [&](vk::CommandBuffer& cmd) {
-                ops::recordReduce(ctx(), cmd, op, vk::wholeRange(src), vk::wholeRange(scratch), vk::wholeRange(dst),
-                                  n);
+                ops::recordReduce(ctx(), cmd, op, vk::wholeRange(src), vk::wholeRange(scratch), vk::wholeRange(dst), n);
             });
             if (op == ops::ReduceOp::kSum) {
                 double ref = 0, magnitude = 0;

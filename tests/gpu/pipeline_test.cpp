@@ -23,8 +23,10 @@ protected:
         setenv("VKINFER_CACHE_DIR", dir_.c_str(), 1);
     }
     void TearDown() override {
-        if (old_.empty()) unsetenv("VKINFER_CACHE_DIR");
-        else setenv("VKINFER_CACHE_DIR", old_.c_str(), 1);
+        if (old_.empty())
+            unsetenv("VKINFER_CACHE_DIR");
+        else
+            setenv("VKINFER_CACHE_DIR", old_.c_str(), 1);
         fs::remove_all(dir_);
         GpuTest::TearDown();
     }
@@ -86,8 +88,8 @@ TEST_F(Pipelines, RecordedCommandBufferReplays) {
     vk::Buffer dst = poisoned(n, "dst");
     vk::CommandBuffer cmd(device(), vk::QueueKind::kCompute);
     cmd.begin(/*reusable=*/true);
-    ops::recordBinary(ctx(), cmd, ops::BinaryOp::kAdd, vk::wholeRange(dst), vk::wholeRange(src), vk::wholeRange(dst),
-                      n, n);
+    ops::recordBinary(ctx(), cmd, ops::BinaryOp::kAdd, vk::wholeRange(dst), vk::wholeRange(src), vk::wholeRange(dst), n,
+                      n);
     cmd.barrierToHost();
     cmd.end();
     // dst = poison + a is NaN; replaying the same recording must not change that...

@@ -4,7 +4,9 @@
 namespace vki::test {
 namespace {
 
-TEST(Validation, LayerIsOnInTests) { EXPECT_TRUE(instance().validationEnabled()); }
+TEST(Validation, LayerIsOnInTests) {
+    EXPECT_TRUE(instance().validationEnabled());
+}
 
 TEST(Validation, PlantedErrorIsCaught) {
     instance().clearValidationMessages();

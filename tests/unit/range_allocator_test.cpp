@@ -53,8 +53,8 @@ TEST(RangeAllocator, AlignmentPaddingCountsAgainstSpace) {
 
 TEST(RangeAllocator, BestFitPrefersTheSmallestHole) {
     RangeAllocator a(4096);
-    const auto a0 = a.allocate(1000, 1), gap1 = a.allocate(100, 1), a1 = a.allocate(1000, 1),
-               gap2 = a.allocate(300, 1), a2 = a.allocate(1000, 1);
+    const auto a0 = a.allocate(1000, 1), gap1 = a.allocate(100, 1), a1 = a.allocate(1000, 1), gap2 = a.allocate(300, 1),
+               a2 = a.allocate(1000, 1);
     ASSERT_TRUE(a0 && gap1 && a1 && gap2 && a2);
     a.free(*gap2);
     a.free(*gap1);

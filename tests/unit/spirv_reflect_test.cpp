@@ -18,10 +18,10 @@ struct Expected {
 
 // The shared params.h structs must have exactly the size the shaders declare.
 const Expected kExpected[] = {
-    {ShaderId::copy_f32, 2, sizeof(shader::CopyParams)},   {ShaderId::copy_vec4, 2, sizeof(shader::CopyParams)},
-    {ShaderId::add_f32, 3, sizeof(shader::BinaryParams)},  {ShaderId::mul_f32, 3, sizeof(shader::BinaryParams)},
-    {ShaderId::sum_f32, 2, sizeof(shader::ReduceParams)},  {ShaderId::max_f32, 2, sizeof(shader::ReduceParams)},
-    {ShaderId::peak_f32, 1, sizeof(shader::PeakParams)},   {ShaderId::peak_f16, 1, sizeof(shader::PeakParams)},
+    {ShaderId::copy_f32, 2, sizeof(shader::CopyParams)},  {ShaderId::copy_vec4, 2, sizeof(shader::CopyParams)},
+    {ShaderId::add_f32, 3, sizeof(shader::BinaryParams)}, {ShaderId::mul_f32, 3, sizeof(shader::BinaryParams)},
+    {ShaderId::sum_f32, 2, sizeof(shader::ReduceParams)}, {ShaderId::max_f32, 2, sizeof(shader::ReduceParams)},
+    {ShaderId::peak_f32, 1, sizeof(shader::PeakParams)},  {ShaderId::peak_f16, 1, sizeof(shader::PeakParams)},
 };
 static_assert(std::size(kExpected) == shaders::kShaderCount, "every shader variant is checked");
 
