@@ -10,11 +10,31 @@ namespace vki::vk {
 
 namespace {
 
-constexpr VkAccessFlags kAllWrites =
-    VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT;
-constexpr VkAccessFlags kAllReadsWrites =
-    VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-constexpr VkPipelineStageFlags kWorkStages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+// Stages and accesses a queue may name in barriers: a transfer-only queue knows no
+// shader stage.
+struct Scope {
+    VkPipelineStageFlags stages;
+    VkAccessFlags writes;
+    VkAccessFlags reads_writes;
+};
+
+Scope scopeOf(const Device& device, QueueKind queue) {
+    if (queue == QueueKind::kTransfer && device.hasDedicatedTransferQueue())
+        return {VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    return {VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+            VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                VK_ACCESS_TRANSFER_WRITE_BIT};
+}
+
+void memoryBarrier(const Device& device, VkCommandBuffer cmd, VkPipelineStageFlags src_stages, VkAccessFlags src_access,
+                   VkPipelineStageFlags dst_stages, VkAccessFlags dst_access) {
+    VkMemoryBarrier barrier = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    barrier.srcAccessMask = src_access;
+    barrier.dstAccessMask = dst_access;
+    device.vk().vkCmdPipelineBarrier(cmd, src_stages, dst_stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+}
 
 }  // namespace
 
@@ -54,11 +74,9 @@ void CommandBuffer::begin(bool reusable) {
     info.flags = reusable ? 0 : VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     VKI_VK(device_->vk().vkBeginCommandBuffer(cmd_, &info));
     // Whatever earlier submissions and the host wrote is visible to this recording.
-    VkMemoryBarrier barrier = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    barrier.srcAccessMask = kAllWrites;
-    barrier.dstAccessMask = kAllReadsWrites;
-    device_->vk().vkCmdPipelineBarrier(cmd_, kWorkStages | VK_PIPELINE_STAGE_HOST_BIT, kWorkStages, 0, 1, &barrier, 0,
-                                       nullptr, 0, nullptr);
+    const Scope scope = scopeOf(*device_, queue_);
+    memoryBarrier(*device_, cmd_, scope.stages | VK_PIPELINE_STAGE_HOST_BIT, scope.writes | VK_ACCESS_HOST_WRITE_BIT,
+                  scope.stages, scope.reads_writes);
 }
 
 void CommandBuffer::end() {
@@ -78,18 +96,13 @@ void CommandBuffer::dispatch(const Kernel& kernel, VkDescriptorSet set, const vo
 }
 
 void CommandBuffer::barrier() {
-    VkMemoryBarrier barrier = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    barrier.dstAccessMask = kAllReadsWrites;
-    device_->vk().vkCmdPipelineBarrier(cmd_, kWorkStages, kWorkStages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+    const Scope scope = scopeOf(*device_, queue_);
+    memoryBarrier(*device_, cmd_, scope.stages, scope.writes, scope.stages, scope.reads_writes);
 }
 
 void CommandBuffer::barrierToHost() {
-    VkMemoryBarrier barrier = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    device_->vk().vkCmdPipelineBarrier(cmd_, kWorkStages, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr, 0,
-                                       nullptr);
+    const Scope scope = scopeOf(*device_, queue_);
+    memoryBarrier(*device_, cmd_, scope.stages, scope.writes, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
 }
 
 void CommandBuffer::copy(const BufferRange& src, const BufferRange& dst) {
