@@ -15,5 +15,6 @@ struct Subcommand {
 
 Subcommand addDevicesCommand(CLI::App& app);
 Subcommand addProbeCommand(CLI::App& app);
+Subcommand addInspectCommand(CLI::App& app);
 
 }  // namespace vki::tools

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     const vki::tools::Subcommand commands[] = {
         vki::tools::addDevicesCommand(app),
         vki::tools::addProbeCommand(app),
+        vki::tools::addInspectCommand(app),
     };
 
     try {
