@@ -22,6 +22,13 @@ void ModelConfig::validate() const {
     auto fail = [](const std::string& what) { throw Error(ErrorCode::kBadFile, "model config: " + what); };
     if (!n_vocab || !n_ctx || !n_embd || !n_layer || !n_head || !n_head_kv || !n_ff || !head_dim)
         fail("vocab, context, embedding, layer, head, kv head, feed-forward and head sizes must all be > 0");
+    // Far beyond any real model; a file claiming more is corrupt, and believing it
+    // would cost memory in proportion to the claim.
+    if (n_layer > 4096 || n_head > 4096 || n_embd > (1u << 20) || n_ff > (1u << 22) || n_vocab > (1u << 24) ||
+        head_dim > 4096)
+        fail("implausible sizes: " + std::to_string(n_layer) + " layers, " + std::to_string(n_head) + " heads, " +
+             std::to_string(n_embd) + " embedding, " + std::to_string(n_ff) + " feed-forward, " +
+             std::to_string(n_vocab) + " vocab");
     if (n_head % n_head_kv)
         fail(std::to_string(n_head) + " heads are not a multiple of " + std::to_string(n_head_kv) + " kv heads");
     if (head_dim % 2) fail("head size " + std::to_string(head_dim) + " is odd (RoPE rotates pairs)");
