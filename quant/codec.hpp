@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -73,11 +74,16 @@ inline float storeHalf(std::byte* p, float f) {
     return fp16ToFp32(h);
 }
 
-// Nearest integer to v (ties to even, as ggml's nearest_int), clamped to [lo, hi].
-// Clamping first keeps the conversion defined for any finite v.
+// Nearest integer to v (ties to even, as ggml's nearest_int), clamped to [lo, hi], for
+// |lo|, |hi| < 2^22; a NaN gives lo. After clamping, adding 1.5 * 2^23 leaves the rounded
+// integer in the low mantissa bits (under the default rounding mode, to nearest even);
+// this avoids a library call to nearbyint in the quantizers' innermost loops.
 inline int roundClamp(float v, int lo, int hi) {
-    v = std::clamp(v, static_cast<float>(lo), static_cast<float>(hi));
-    return static_cast<int>(std::nearbyint(v));
+    const float flo = static_cast<float>(lo);
+    const float fhi = static_cast<float>(hi);
+    v = v > flo ? v : flo;
+    v = v < fhi ? v : fhi;
+    return std::bit_cast<int32_t>(v + 12582912.0f) - 0x4B400000;
 }
 
 // Quantizers refuse inputs they cannot encode faithfully rather than write blocks that

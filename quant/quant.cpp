@@ -25,7 +25,7 @@ constexpr Format makeFormat(DType type, const char* name, uint32_t block_element
     return {type, {name, block_elements, block_bytes, quantize != nullptr}, dequantize, quantize};
 }
 
-constexpr Format kFormats[] = {
+const Format kFormats[] = {
     makeFormat(DType::kF32, "f32", VKI_F32_BLOCK_ELEMENTS, VKI_F32_BLOCK_BYTES, detail::dequantizeF32,
                detail::quantizeF32),
     makeFormat(DType::kF16, "f16", VKI_F16_BLOCK_ELEMENTS, VKI_F16_BLOCK_BYTES, detail::dequantizeF16,
