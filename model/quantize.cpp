@@ -138,7 +138,8 @@ QuantizeReport quantizeModel(const GgufFile& in, const std::filesystem::path& ou
         if (type != t.type && quant::traits(t.type).block_elements > 1 && !allow_requantize)
             throw Error(ErrorCode::kInvalidArgument,
                         "tensor " + t.name + " is already " + quant::traits(t.type).name + "; re-quantizing to " +
-                            type_name + " compounds the error (quantize the f16/bf16/f32 model, or allow requantizing)");
+                            type_name +
+                            " compounds the error (quantize the f16/bf16/f32 model, or allow requantizing)");
         report.bytes_in += t.size;
         report.bytes_out += quant::byteSize(type, t.elements);
         report.tensors_by_type[type_name] += 1;
@@ -171,7 +172,7 @@ QuantizeReport quantizeModel(const GgufFile& in, const std::filesystem::path& ou
         });
     }
     writer.write(out);
-    if (progress) progress(tensors.size(), tensors.size(), "");
+    if (progress) progress(tensors.size(), tensors.size(), "done");
     return report;
 }
 

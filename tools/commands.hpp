@@ -16,5 +16,9 @@ struct Subcommand {
 Subcommand addDevicesCommand(CLI::App& app);
 Subcommand addProbeCommand(CLI::App& app);
 Subcommand addInspectCommand(CLI::App& app);
+Subcommand addQuantizeCommand(CLI::App& app);
+Subcommand addTokenizeCommand(CLI::App& app);
+Subcommand addMakeModelCommand(CLI::App& app);
+Subcommand addConvertCommand(CLI::App& app);
 
 }  // namespace vki::tools

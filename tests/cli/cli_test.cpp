@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -124,6 +125,53 @@ TEST(Cli, HelpListsSubcommands) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_NE(r.output.find("devices"), std::string::npos);
     EXPECT_NE(r.output.find("probe"), std::string::npos);
+}
+
+// The model tools end to end: make-model (real tokenizer, random weights) -> quantize
+// -> inspect / tokenize, and a damaged file gives a one-line error.
+TEST(Cli, MakeModelQuantizeInspectTokenize) {
+    const std::string dir = ::testing::TempDir() + "vkinfer-cli-" + std::to_string(::getpid());
+    ASSERT_EQ(runShell("mkdir -p " + dir).exit_code, 0);
+    const std::string tokenizer = std::string(VKI_TESTDATA_DIR) + "/llama2-tokenizer.model";
+    Result r = runShell(kCli + " make-model -o " + dir + "/m.gguf --tokenizer " + tokenizer +
+                        " --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 256 --type f32 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("random weights"), std::string::npos) << r.output;
+
+    for (const char* type : {"q8_0", "q4_k_m", "q4_0"}) {
+        r = runShell(kCli + " quantize " + dir + "/m.gguf " + dir + "/q.gguf -t " + type + " 2>/dev/null");
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        EXPECT_NE(r.output.find("relative RMS error"), std::string::npos) << r.output;
+        r = runShell(kCli + " inspect --json " + dir + "/q.gguf");
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        const auto j = nlohmann::json::parse(r.output);
+        EXPECT_EQ(j["metadata"]["general.architecture"], "llama");
+        EXPECT_EQ(j["metadata"]["tokenizer.ggml.tokens"]["count"], 32000);
+        std::map<std::string, std::string> types;
+        for (const auto& t : j["tensors"]) types[t["name"]] = t["type"];
+        EXPECT_EQ(types["blk.0.attn_norm.weight"], "f32") << type;
+        if (std::string(type) == "q4_k_m") {
+            EXPECT_EQ(types["output.weight"], "q6_K");
+            EXPECT_EQ(types["blk.0.attn_q.weight"], "q4_K");
+        } else {
+            EXPECT_EQ(types["blk.0.attn_q.weight"], type);
+        }
+    }
+    r = runShell(kCli + " quantize " + dir + "/q.gguf " + dir + "/qq.gguf -t q8_0 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << "requantizing needs --allow-requantize: " << r.output;
+
+    r = runShell(kCli + " tokenize --json -m " + dir + "/q.gguf 'Hello world'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(nlohmann::json::parse(r.output)["ids"], (std::vector<int>{1, 15043, 3186}));
+    r = runShell("printf 'Hello world' | " + kCli + " tokenize --ids -m " + tokenizer + " -");
+    EXPECT_EQ(r.output, "1 15043 3186\n");
+
+    r = runShell("head -c 5000 " + dir + "/q.gguf > " + dir + "/cut.gguf && " + kCli + " inspect " + dir +
+                 "/cut.gguf 2>&1");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find("at byte"), std::string::npos) << r.output;
+    runShell("rm -rf " + dir);
 }
 
 // The shared library exports the C ABI and vki::Error, nothing else.

