@@ -190,7 +190,8 @@ ConvertReport convertHfFolder(const fs::path& folder, const fs::path& out, const
             if (it == by_name.end())
                 throw Error(ErrorCode::kBadFile, folder.string() + ": tensor " + source + " (for " + spec.name +
                                                      ") is missing from the checkpoint");
-            const auto [file, tensor] = it->second;
+            const SafetensorsFile* file = it->second.first;
+            const SafetensorsTensor* tensor = it->second.second;
             std::vector<uint64_t> hf_shape(spec.shape.rbegin(), spec.shape.rend());
             if (tensor->shape != hf_shape) {
                 std::string expected, got;
