@@ -93,7 +93,7 @@ Vocab readVocab(const GgufFile& f) {
     v.eos_id = tokenId(f, kEos, n);
     v.unk_id = tokenId(f, kUnk, n);
     v.pad_id = tokenId(f, kPad, n);
-    v.add_bos = f.getBoolOr(kAddBos, v.kind == TokenizerKind::kSpm);
+    v.add_bos = f.getBoolOr(kAddBos, defaultAddBos(v.kind, v.pre));
     v.add_eos = f.getBoolOr(kAddEos, false);
     v.add_space_prefix = f.getBoolOr(kAddSpacePrefix, v.kind == TokenizerKind::kSpm);
     v.chat_template = f.getStringOr(kChatTemplate, "");

@@ -14,9 +14,13 @@ namespace {
 
 constexpr char32_t kEscapedByteBase = 0xDC00;  // decodeUtf8's stand-in for an invalid byte
 
-bool isContinuation(unsigned char b) { return (b & 0xC0) == 0x80; }
+bool isContinuation(unsigned char b) {
+    return (b & 0xC0) == 0x80;
+}
 
-bool isEscapedByte(char32_t cp) { return cp >= kEscapedByteBase + 0x80 && cp <= kEscapedByteBase + 0xFF; }
+bool isEscapedByte(char32_t cp) {
+    return cp >= kEscapedByteBase + 0x80 && cp <= kEscapedByteBase + 0xFF;
+}
 
 bool inRanges(std::span<const unicode::CodeRange> ranges, char32_t cp) {
     auto it = std::upper_bound(ranges.begin(), ranges.end(), cp,
@@ -66,7 +70,9 @@ bool isFinalSigma(const std::u32string& cps, size_t i) {
     return true;
 }
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isDigit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // Length of the longest StrDecimalLiteral prefix of `s` without its sign (digits, fraction,
 // exponent), or 0 when there is none.
@@ -101,12 +107,19 @@ std::optional<double> parseRadixLiteral(std::string_view s) {
     int radix = 0;
     switch (s[1]) {
         case 'x':
-        case 'X': radix = 16; break;
+        case 'X':
+            radix = 16;
+            break;
         case 'o':
-        case 'O': radix = 8; break;
+        case 'O':
+            radix = 8;
+            break;
         case 'b':
-        case 'B': radix = 2; break;
-        default: return std::nullopt;
+        case 'B':
+            radix = 2;
+            break;
+        default:
+            return std::nullopt;
     }
     double value = 0;
     for (char c : s.substr(2)) {
@@ -227,8 +240,10 @@ bool isJsWhitespace(char32_t cp) {
         case 0x202F:
         case 0x205F:
         case 0x3000:
-        case 0xFEFF: return true;
-        default: return cp >= 0x2000 && cp <= 0x200A;
+        case 0xFEFF:
+            return true;
+        default:
+            return cp >= 0x2000 && cp <= 0x200A;
     }
 }
 
@@ -252,7 +267,9 @@ std::string_view jsTrimEnd(std::string_view s) {
     return s.substr(0, end);
 }
 
-std::string_view jsTrim(std::string_view s) { return jsTrimEnd(jsTrimStart(s)); }
+std::string_view jsTrim(std::string_view s) {
+    return jsTrimEnd(jsTrimStart(s));
+}
 
 size_t jsLength(std::string_view s) {
     size_t n = 0;
@@ -420,14 +437,29 @@ void appendJsonString(std::string& out, std::string_view s, bool ensure_ascii) {
         const size_t start = i;
         const char32_t cp = decodeUtf8(s, i);
         switch (cp) {
-            case '"': out += "\\\""; continue;
-            case '\\': out += "\\\\"; continue;
-            case '\b': out += "\\b"; continue;
-            case '\f': out += "\\f"; continue;
-            case '\n': out += "\\n"; continue;
-            case '\r': out += "\\r"; continue;
-            case '\t': out += "\\t"; continue;
-            default: break;
+            case '"':
+                out += "\\\"";
+                continue;
+            case '\\':
+                out += "\\\\";
+                continue;
+            case '\b':
+                out += "\\b";
+                continue;
+            case '\f':
+                out += "\\f";
+                continue;
+            case '\n':
+                out += "\\n";
+                continue;
+            case '\r':
+                out += "\\r";
+                continue;
+            case '\t':
+                out += "\\t";
+                continue;
+            default:
+                break;
         }
         if (cp < 0x20) {
             appendHex4(out, cp);

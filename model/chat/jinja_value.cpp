@@ -9,7 +9,9 @@
 namespace vki::model::jinja {
 namespace {
 
-int childDepth(const Value& v) { return v.is(Value::Type::kNamespace) ? 1 : v.depth(); }
+int childDepth(const Value& v) {
+    return v.is(Value::Type::kNamespace) ? 1 : v.depth();
+}
 
 void checkDepth(int depth) {
     if (depth > kMaxValueDepth) {
@@ -34,8 +36,9 @@ int localeCompareAscii(std::string_view a, std::string_view b) {
     for (std::string_view s : {a, b}) {
         for (char c : s) {
             if (collationPrimary(c) < 0) {
-                throw EvalError(ErrorCode::kUnsupported,
-                                "tojson(sort_keys=true) orders keys by locale; only printable ASCII keys are supported");
+                throw EvalError(
+                    ErrorCode::kUnsupported,
+                    "tojson(sort_keys=true) orders keys by locale; only printable ASCII keys are supported");
             }
         }
     }
@@ -117,22 +120,34 @@ void appendContainerJson(std::string& out, const Value& v, const JsonOptions& op
 
 void appendJson(std::string& out, const Value& v, const JsonOptions& options, int depth, bool undefined_as_null) {
     switch (v.type()) {
-        case Value::Type::kUndefined: out += undefined_as_null ? "null" : "undefined"; return;
-        case Value::Type::kNone: out += "null"; return;
-        case Value::Type::kBool: out += v.asBool() ? "true" : "false"; return;
+        case Value::Type::kUndefined:
+            if (v.isJsUndefined()) break;
+            out += undefined_as_null ? "null" : "undefined";
+            return;
+        case Value::Type::kNone:
+            out += "null";
+            return;
+        case Value::Type::kBool:
+            out += v.asBool() ? "true" : "false";
+            return;
         case Value::Type::kInt:
         case Value::Type::kFloat:
             // JSON.stringify: no ".0" on integral floats, null for NaN and infinities.
             out += std::isfinite(v.asNumber()) ? jsNumberToString(v.asNumber()) : "null";
             return;
-        case Value::Type::kString: appendJsonString(out, v.str(), options.ensure_ascii); return;
+        case Value::Type::kString:
+            appendJsonString(out, v.str(), options.ensure_ascii);
+            return;
         case Value::Type::kList:
         case Value::Type::kDict:
-        case Value::Type::kNamespace: appendContainerJson(out, v, options, depth, undefined_as_null); return;
+        case Value::Type::kNamespace:
+            appendContainerJson(out, v, options, depth, undefined_as_null);
+            return;
         case Value::Type::kTuple:
-        case Value::Type::kFunction: break;
+        case Value::Type::kFunction:
+            break;
     }
-    throw EvalError(ErrorCode::kInvalidArgument, std::string("cannot convert a ") + typeName(v) + " to JSON");
+    throw EvalError(ErrorCode::kInvalidArgument, std::string("cannot convert ") + typeName(v) + " to JSON");
 }
 
 }  // namespace
@@ -154,11 +169,25 @@ void Dict::set(std::string key, Value value) {
     entries_.emplace_back(std::move(key), std::move(value));
 }
 
+void Dict::reserve(size_t n) {
+    entries_.reserve(n);
+}
+
+void Dict::appendUnique(std::string key, Value value) {
+    entries_.emplace_back(std::move(key), std::move(value));
+}
+
 const Value* CallArgs::keyword(std::string_view name) const {
     for (const auto& [k, v] : keywords) {
         if (k == name) return &v;
     }
     return nullptr;
+}
+
+Value Value::jsUndefined() {
+    Value v;
+    v.js_undefined_ = true;
+    return v;
 }
 
 Value Value::none() {
@@ -188,7 +217,9 @@ Value Value::floating(double x) {
     return v;
 }
 
-Value Value::number(double x) { return std::isfinite(x) && std::trunc(x) == x ? integer(x) : floating(x); }
+Value Value::number(double x) {
+    return std::isfinite(x) && std::trunc(x) == x ? integer(x) : floating(x);
+}
 
 Value Value::string(std::string s) {
     Value v;
@@ -231,7 +262,7 @@ Value Value::ns(std::shared_ptr<Dict> entries) {
     return v;
 }
 
-Value Value::function(std::string name, Function::Body body) {
+Value Value::function(std::string name, FunctionBody body) {
     Value v;
     v.type_ = Type::kFunction;
     v.object_ = std::make_shared<Function>(Function{std::move(name), std::move(body)});
@@ -265,34 +296,51 @@ const Function& Value::fn() const {
 
 const char* typeName(const Value& v) {
     switch (v.type()) {
-        case Value::Type::kUndefined: return "undefined value";
-        case Value::Type::kNone: return "none";
-        case Value::Type::kBool: return "boolean";
-        case Value::Type::kInt: return "integer";
-        case Value::Type::kFloat: return "float";
-        case Value::Type::kString: return "string";
-        case Value::Type::kList: return "list";
-        case Value::Type::kTuple: return "tuple";
-        case Value::Type::kDict: return "dict";
-        case Value::Type::kNamespace: return "namespace";
-        case Value::Type::kFunction: return "function";
+        case Value::Type::kUndefined:
+            return "an undefined value";
+        case Value::Type::kNone:
+            return "none";
+        case Value::Type::kBool:
+            return "a boolean";
+        case Value::Type::kInt:
+            return "an integer";
+        case Value::Type::kFloat:
+            return "a float";
+        case Value::Type::kString:
+            return "a string";
+        case Value::Type::kList:
+            return "a list";
+        case Value::Type::kTuple:
+            return "a tuple";
+        case Value::Type::kDict:
+            return "a dict";
+        case Value::Type::kNamespace:
+            return "a namespace";
+        case Value::Type::kFunction:
+            return "a function";
     }
-    return "value";
+    return "a value";
 }
 
 bool truthy(const Value& v) {
     switch (v.type()) {
         case Value::Type::kUndefined:
-        case Value::Type::kNone: return false;
+        case Value::Type::kNone:
+            return false;
         case Value::Type::kBool:
         case Value::Type::kInt:
-        case Value::Type::kFloat: return v.asNumber() != 0 && !std::isnan(v.asNumber());
-        case Value::Type::kString: return !v.str().empty();
+        case Value::Type::kFloat:
+            return v.asNumber() != 0 && !std::isnan(v.asNumber());
+        case Value::Type::kString:
+            return !v.str().empty();
         case Value::Type::kList:
-        case Value::Type::kTuple: return !v.items().empty();
-        case Value::Type::kDict: return v.entries().size() > 0;
+        case Value::Type::kTuple:
+            return !v.items().empty();
+        case Value::Type::kDict:
+            return v.entries().size() > 0;
         case Value::Type::kNamespace:
-        case Value::Type::kFunction: return true;
+        case Value::Type::kFunction:
+            return true;
     }
     return false;
 }
@@ -300,41 +348,51 @@ bool truthy(const Value& v) {
 std::string displayString(const Value& v) {
     switch (v.type()) {
         case Value::Type::kUndefined:
-        case Value::Type::kNone: return "";
-        case Value::Type::kBool: return v.asBool() ? "true" : "false";
-        case Value::Type::kInt: return jsNumberToString(v.asNumber());
-        case Value::Type::kFloat: return jsFloatToString(v.asNumber());
-        case Value::Type::kString: return v.str();
+        case Value::Type::kNone:
+            return "";
+        case Value::Type::kBool:
+            return v.asBool() ? "true" : "false";
+        case Value::Type::kInt:
+            return jsNumberToString(v.asNumber());
+        case Value::Type::kFloat:
+            return jsFloatToString(v.asNumber());
+        case Value::Type::kString:
+            return v.str();
         case Value::Type::kList:
         case Value::Type::kTuple:
         case Value::Type::kDict:
-        case Value::Type::kNamespace: return toJson(v, JsonOptions{}, false);
-        case Value::Type::kFunction: break;
+        case Value::Type::kNamespace:
+            return toJson(v, JsonOptions{}, false);
+        case Value::Type::kFunction:
+            break;
     }
     throw EvalError(ErrorCode::kUnsupported, "cannot print a function");
 }
 
 std::string jsString(const Value& v) {
     switch (v.type()) {
-        case Value::Type::kUndefined: return "undefined";
-        case Value::Type::kNone: return "null";
-        case Value::Type::kBool: return v.asBool() ? "true" : "false";
+        case Value::Type::kUndefined:
+        case Value::Type::kNone:
+            return "undefined";
+        case Value::Type::kBool:
+            return v.asBool() ? "true" : "false";
         case Value::Type::kInt:
-        case Value::Type::kFloat: return jsNumberToString(v.asNumber());
-        case Value::Type::kString: return v.str();
+        case Value::Type::kFloat:
+            return jsNumberToString(v.asNumber());
+        case Value::Type::kString:
+            return v.str();
         case Value::Type::kList:
         case Value::Type::kTuple: {
             // Array.prototype.join(","): each element is a runtime value object whose own
-            // toString() is what prints ("null" for none, JSON for nested lists).
+            // toString() is what prints (JSON for nested lists; "undefined" for none, whose
+            // wrapper holds JavaScript's undefined rather than null).
             std::string out;
             const auto& items = v.items();
             for (size_t i = 0; i < items.size(); ++i) {
                 if (i > 0) out += ',';
                 const Value& item = items[i];
-                if (item.isUndefined()) {
+                if (item.isUndefined() || item.isNone()) {
                     out += "undefined";
-                } else if (item.isNone()) {
-                    out += "null";
                 } else {
                     out += displayString(item);
                 }
@@ -342,21 +400,30 @@ std::string jsString(const Value& v) {
             return out;
         }
         case Value::Type::kDict:
-        case Value::Type::kNamespace: return "[object Map]";
-        case Value::Type::kFunction: break;
+        case Value::Type::kNamespace:
+            return "[object Map]";
+        case Value::Type::kFunction:
+            break;
     }
     throw EvalError(ErrorCode::kUnsupported, "cannot convert a function to a string");
 }
 
 bool strictEquals(const Value& a, const Value& b) {
     if (a.isNumber() && b.isNumber()) return a.asNumber() == b.asNumber();
+    // None's wrapper holds JavaScript's undefined too, so none === undefined.
+    const bool a_nullish = a.isUndefined() || a.isNone(), b_nullish = b.isUndefined() || b.isNone();
+    if (a_nullish || b_nullish) return a_nullish && b_nullish;
     if (a.type() != b.type()) return false;
     switch (a.type()) {
         case Value::Type::kUndefined:
-        case Value::Type::kNone: return true;
-        case Value::Type::kBool: return a.asBool() == b.asBool();
-        case Value::Type::kString: return a.str() == b.str();
-        default: return a.identity() == b.identity();
+        case Value::Type::kNone:
+            return true;
+        case Value::Type::kBool:
+            return a.asBool() == b.asBool();
+        case Value::Type::kString:
+            return a.str() == b.str();
+        default:
+            return a.identity() == b.identity();
     }
 }
 

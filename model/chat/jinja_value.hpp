@@ -19,38 +19,14 @@
 namespace vki::model::jinja {
 
 class Value;
+class Dict;
 class Interpreter;
 class Scope;
+struct CallArgs;
+struct Function;
 
-// Ordered like a JavaScript Map: insertion order, and setting an existing key keeps its place.
-class Dict {
-public:
-    using Entry = std::pair<std::string, Value>;
-
-    const Value* find(std::string_view key) const;
-    void set(std::string key, Value value);
-    const std::vector<Entry>& entries() const { return entries_; }
-    size_t size() const { return entries_.size(); }
-    void clear() { entries_.clear(); }
-
-private:
-    std::vector<Entry> entries_;
-};
-
-struct CallArgs {
-    std::vector<Value> positional;
-    std::vector<std::pair<std::string, Value>> keywords;
-
-    const Value* keyword(std::string_view name) const;
-};
-
-// A callable: a global (range, namespace, ...), a bound method ("abc".upper) or a macro.
-// `scope` is the scope of the call site.
-struct Function {
-    using Body = std::function<Value(Interpreter&, CallArgs&, Scope& scope)>;
-    std::string name;
-    Body body;
-};
+// The signature of every callable; `scope` is the scope of the call site.
+using FunctionBody = std::function<Value(Interpreter&, CallArgs&, Scope& scope)>;
 
 class Value {
 public:
@@ -69,6 +45,10 @@ public:
     };
 
     Value() = default;
+    // JavaScript's own undefined, which the oracle's `first` and `last` return for an empty
+    // list: it may only be assigned (a later read of the variable gives an ordinary undefined
+    // value); any other use fails in the oracle, and the interpreter rejects it likewise.
+    static Value jsUndefined();
     static Value none();
     static Value boolean(bool b);
     static Value integer(double v);
@@ -83,11 +63,12 @@ public:
     static Value dict(Dict entries);
     // Namespaces are the only mutable values; the interpreter creates and tracks them.
     static Value ns(std::shared_ptr<Dict> entries);
-    static Value function(std::string name, Function::Body body);
+    static Value function(std::string name, FunctionBody body);
 
     Type type() const { return type_; }
     bool is(Type t) const { return type_ == t; }
     bool isUndefined() const { return type_ == Type::kUndefined; }
+    bool isJsUndefined() const { return js_undefined_; }
     bool isNone() const { return type_ == Type::kNone; }
     bool isNumber() const { return type_ == Type::kInt || type_ == Type::kFloat; }
     bool isString() const { return type_ == Type::kString; }
@@ -110,11 +91,44 @@ public:
 private:
     Type type_ = Type::kUndefined;
     uint8_t depth_ = 0;  // nesting of lists and dicts; namespaces count as one level
+    bool js_undefined_ = false;
     double number_ = 0;
     std::shared_ptr<void> object_;
 };
 
-// A short type name for error messages ("string", "list", ...).
+// Ordered like a JavaScript Map: insertion order, and setting an existing key keeps its place.
+class Dict {
+public:
+    using Entry = std::pair<std::string, Value>;
+
+    const Value* find(std::string_view key) const;
+    void set(std::string key, Value value);
+    // For building a dict whose keys are known to be distinct.
+    void reserve(size_t n);
+    void appendUnique(std::string key, Value value);
+    const std::vector<Entry>& entries() const { return entries_; }
+    size_t size() const { return entries_.size(); }
+    void clear() { entries_.clear(); }
+
+private:
+    std::vector<Entry> entries_;
+};
+
+struct CallArgs {
+    std::vector<Value> positional;
+    std::vector<std::pair<std::string, Value>> keywords;
+
+    const Value* keyword(std::string_view name) const;
+};
+
+// A callable: a global (range, namespace, ...), a bound method ("abc".upper) or a macro.
+struct Function {
+    using Body = FunctionBody;
+    std::string name;
+    Body body;
+};
+
+// A type name with its article for error messages ("a string", "an integer", "none").
 const char* typeName(const Value& v);
 
 // Python-style truthiness as @huggingface/jinja implements it: empty strings, lists and dicts
@@ -122,11 +136,13 @@ const char* typeName(const Value& v);
 bool truthy(const Value& v);
 
 // What `{{ v }}` prints: "" for none and undefined (the caller skips them), JSON for lists and
-// dicts. Throws EvalError for a function or a tuple, which the oracle cannot print either.
+// dicts. Throws EvalError for a tuple (the oracle fails too) and for a function (the oracle
+// prints its JavaScript source).
 std::string displayString(const Value& v);
 
 // JavaScript's String(v) of the underlying value, as `~`, `+` and `join` use it: floats lose
-// their ".0", lists join their elements' display strings with ",", dicts are "[object Map]".
+// their ".0", lists join their elements' display strings with ",", dicts are "[object Map]",
+// none is "undefined" (the oracle's none wraps JavaScript's undefined, not null).
 std::string jsString(const Value& v);
 
 // JavaScript's == (loose) and === on the underlying values.

@@ -35,21 +35,25 @@ public:
     // add_special: BOS/EOS around the result as the vocab's add_bos/add_eos say.
     // parse_special: control and unknown token texts in `text` (e.g. "<|eot_id|>") become
     // their ids; without it they are tokenized as plain text. User-defined tokens are
-    // always matched. Matching is leftmost-longest. Throws kInvalidArgument only when a
-    // byte can be encoded neither by a token, a byte token nor an unknown token.
+    // always matched. Matching is leftmost-longest. Throws kInvalidArgument when a byte
+    // can be encoded neither by a token, a byte token nor an unknown token, and for text
+    // over 1 GiB.
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
 
     // The bytes the ids stand for (not necessarily valid UTF-8 when the ids split a
     // character). skip_special drops control, unknown and unused tokens. For kSpm the one
     // space the dummy prefix put before the first word is removed. Exact inverse of
-    // encode(text, false, *) for every text. Throws kInvalidArgument for an id out of range.
+    // encode(text, false, false) for every text, with two kSpm exceptions shared with
+    // SentencePiece and Hugging Face: U+2581 in the text decodes as a space, and text that
+    // follows a special token keeps the dummy-prefix space encode gave it.
+    // Throws kInvalidArgument for an id out of range.
     std::string decode(std::span<const int32_t> ids, bool skip_special = false) const;
 
     // The token's text as stored in the vocab (U+2581 / byte-level characters included).
     // Throws kInvalidArgument for an id out of range.
     std::string_view piece(int32_t id) const;
-    const Vocab& vocab() const;
-    int32_t size() const;  // number of tokens
+    const Vocab& vocab() const;  // as validated; empty types filled in (kNormal, kByte for <0xXX>)
+    int32_t size() const;        // number of tokens
 
     // Incremental detokenizer for generated tokens: each push returns the text the new
     // token completes, always whole UTF-8 characters; bytes of a character that later

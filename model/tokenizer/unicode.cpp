@@ -6,7 +6,9 @@ namespace vki::model::detail {
 
 namespace {
 
-constexpr bool isContinuation(uint8_t byte) { return (byte & 0xC0) == 0x80; }
+constexpr bool isContinuation(uint8_t byte) {
+    return (byte & 0xC0) == 0x80;
+}
 
 struct ByteLevelTable {
     std::array<std::array<char, 2>, 256> text{};

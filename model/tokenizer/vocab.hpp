@@ -31,16 +31,20 @@ enum class TokenType : int32_t {
 
 struct Vocab {
     TokenizerKind kind = TokenizerKind::kSpm;
-    std::string pre = "default";            // tokenizer.ggml.pre: the BPE pre-tokenizer (ignored for kSpm)
-    std::vector<std::string> tokens;        // tokenizer.ggml.tokens; id = index
-    std::vector<float> scores;              // tokenizer.ggml.scores (kSpm: required; kBpe: may be empty)
-    std::vector<TokenType> types;           // tokenizer.ggml.token_type (empty: every token kNormal)
-    std::vector<std::string> merges;        // tokenizer.ggml.merges, "left right", rank = index (kBpe)
+    std::string pre = "default";      // tokenizer.ggml.pre: the BPE pre-tokenizer (ignored for kSpm)
+    std::vector<std::string> tokens;  // tokenizer.ggml.tokens; id = index
+    std::vector<float> scores;        // tokenizer.ggml.scores (kSpm: required; kBpe: may be empty)
+    std::vector<TokenType> types;     // tokenizer.ggml.token_type (empty: every token kNormal)
+    std::vector<std::string> merges;  // tokenizer.ggml.merges, "left right", rank = index (kBpe)
     int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;  // -1: none
-    bool add_bos = false, add_eos = false;  // tokenizer.ggml.add_bos_token / add_eos_token
-    bool add_space_prefix = true;           // tokenizer.ggml.add_space_prefix (kSpm dummy prefix)
-    std::string chat_template;              // tokenizer.chat_template, when the source has one
+    bool add_bos = false, add_eos = false;                       // tokenizer.ggml.add_bos_token / add_eos_token
+    bool add_space_prefix = true;                                // tokenizer.ggml.add_space_prefix (kSpm dummy prefix)
+    std::string chat_template;                                   // tokenizer.chat_template, when the source has one
 };
+
+// llama.cpp's add_bos_token for a vocabulary whose file does not say: SPM models and the
+// Llama 3 and tekken pre-tokenizer families add BOS; other BPE models do not.
+bool defaultAddBos(TokenizerKind kind, std::string_view pre);
 
 // Hugging Face tokenizer.json, plus the text of tokenizer_config.json (may be empty), to a
 // Vocab, deciding the way llama.cpp's converter does:
@@ -54,8 +58,7 @@ struct Vocab {
 //    file skips become "[PAD<id>]" kUnused.
 //  - bos/eos/pad from tokenizer_config (bos_token, ...), else from a TemplateProcessing
 //    post-processor; add_bos/add_eos from tokenizer_config's add_bos_token/add_eos_token,
-//    else the post-processor, else llama.cpp's default for the model (SPM and the llama3 /
-//    tekken pre-tokenizers add BOS); chat_template from tokenizer_config.
+//    else the post-processor, else defaultAddBos; chat_template from tokenizer_config.
 // Throws vki::Error: kBadFile when either text is not valid JSON or lacks what a
 // tokenizer needs (the message names the field); kUnsupported for models or pipeline
 // stages this runtime cannot reproduce (WordPiece, Unigram, unknown pre-tokenizers,

@@ -1,7 +1,7 @@
 // libFuzzer target: tokenizers on arbitrary bytes. The first input byte picks the
 // tokenizer (Llama 2 SentencePiece from testdata; Llama 3 byte-level BPE when the npm
 // oracle package is installed) and the flags; the rest is the text. Checked:
-// every id is in range, decode(encode(text)) == text (the documented exact inverse),
+// every id is in range, decode(encode(text)) == text (the documented inverse),
 // and the streaming detokenizer agrees with decode on valid UTF-8.
 #include <cstddef>
 #include <cstdint>
@@ -73,7 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto ids = tok.encode(text, add_special, parse_special);
     for (int32_t id : ids)
         if (id < 0 || id >= tok.size()) std::abort();
-    if (!add_special && !parse_special && tok.decode(ids) != text) std::abort();
+    // decode is the exact inverse of encode without specials, except that SentencePiece
+    // (like its reference implementations) decodes a U+2581 in the text as a space.
+    const bool spm_marker =
+        tok.vocab().kind == vki::model::TokenizerKind::kSpm && text.find("\xe2\x96\x81") != std::string::npos;
+    if (!add_special && !parse_special && !spm_marker && tok.decode(ids) != text) std::abort();
 
     const std::string decoded = tok.decode(ids);
     if (validUtf8(decoded)) {
