@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "common/utf8.hpp"
 #include "model/chat/jinja_error.hpp"
 #include "model/chat/jinja_unicode.hpp"
 
@@ -193,21 +194,8 @@ char32_t decodeUtf8(std::string_view s, size_t& pos) {
 void appendUtf8(std::string& out, char32_t cp) {
     if (isEscapedByte(cp)) {
         out += static_cast<char>(cp - kEscapedByteBase);
-    } else if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
     } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
+        vki::appendUtf8(out, cp);
     }
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include "common/utf8.hpp"
 
 namespace vki::model::detail {
 
@@ -23,8 +24,6 @@ inline size_t utf8Length(std::string_view text, size_t pos) {
     const Utf8Scan scan = scanUtf8(text, pos);
     return scan.status == Utf8Scan::kComplete ? scan.length : 1;
 }
-
-void appendUtf8(std::string& out, uint32_t codepoint);
 
 // Appends `bytes` with every invalid or truncated sequence replaced by U+FFFD.
 void appendSanitizedUtf8(std::string& out, std::string_view bytes);
