@@ -20,5 +20,6 @@ Subcommand addQuantizeCommand(CLI::App& app);
 Subcommand addTokenizeCommand(CLI::App& app);
 Subcommand addMakeModelCommand(CLI::App& app);
 Subcommand addConvertCommand(CLI::App& app);
+Subcommand addTemplateCommand(CLI::App& app);
 
 }  // namespace vki::tools

