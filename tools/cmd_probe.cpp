@@ -31,6 +31,7 @@ Subcommand addProbeCommand(CLI::App& app) {
                 if (!opts->json)
                     std::printf("Probing device %u: %s (%s %s)\n", caps.index, caps.name.c_str(),
                                 caps.driver_name.c_str(), caps.driver_version_text.c_str());
+                std::fflush(stdout);  // before the progress lines on stderr
                 ProbeResult r;
                 {
                     ProgressBar bar("probe");
