@@ -1,0 +1,38 @@
+// The CPU reference executor: runs a graph (plain or fused) in fp32 on the CPU, with
+// the KV cache rounded to fp16 as the device stores it. The oracle the Vulkan path
+// is compared with, token by token.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "graph/ir.hpp"
+#include "model/gguf.hpp"
+
+namespace vki::graph {
+
+class ReferenceExecutor {
+public:
+    // One sequence of at most n_ctx positions. `file` must outlive the executor.
+    ReferenceExecutor(const Graph& graph, const model::GgufFile& file, uint32_t n_ctx);
+
+    // Runs tokens at positions (each < n_ctx; a token attends to cache positions
+    // 0..its own, written by earlier steps or earlier tokens of this one). Returns the
+    // logits, n rows of n_vocab floats; the argmax of each row is in lastIds().
+    std::vector<float> forward(std::span<const uint32_t> tokens, std::span<const uint32_t> positions);
+    const std::vector<uint32_t>& lastIds() const { return ids_; }
+
+private:
+    const std::vector<float>& weight(WeightId id);
+
+    const Graph& graph_;
+    const model::GgufFile& file_;
+    uint32_t n_ctx_;
+    std::map<WeightId, std::vector<float>> weights_;     // dequantized on first use
+    std::vector<std::vector<float>> k_cache_, v_cache_;  // per layer, n_ctx rows
+    std::vector<uint32_t> ids_;
+};
+
+}  // namespace vki::graph
