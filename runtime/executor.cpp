@@ -1,0 +1,462 @@
+#include "runtime/executor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "graph/build.hpp"
+#include "runtime/ops/attention.hpp"
+#include "runtime/ops/matvec.hpp"
+#include "runtime/vk/command.hpp"
+#include "runtime/vk/memory.hpp"
+#include "runtime/vk/pipeline.hpp"
+#include "runtime/vk/transfer.hpp"
+
+namespace vki {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double microseconds(Clock::duration d) {
+    return std::chrono::duration<double, std::micro>(d).count();
+}
+
+uint64_t alignUp(uint64_t v, uint64_t a) {
+    return (v + a - 1) / a * a;
+}
+
+// A weight on the device: matrices as row slabs in GGUF block layout, norms and
+// biases as one buffer of floats.
+struct Slab {
+    vk::Buffer buffer;
+    uint32_t row0 = 0;
+    uint32_t rows = 0;
+};
+struct DeviceWeight {
+    std::vector<Slab> slabs;
+    vk::Buffer floats;
+};
+
+// One shape bucket: its recording and the sizes it was recorded for.
+struct Plan {
+    uint32_t n = 0;
+    graph::MemoryPlan memory;
+    std::unique_ptr<vk::DescriptorArena> arena;
+    std::optional<vk::CommandBuffer> forward;      // the graph, then the ids to the host
+    std::optional<vk::CommandBuffer> read_logits;  // the logits rows to the host
+    uint32_t dispatches = 0;
+};
+
+}  // namespace
+
+struct Executor::Impl {
+    vk::Device& device;
+    const model::GgufFile& file;
+    graph::Graph graph;
+    uint32_t n_ctx = 0;
+    uint32_t max_n = 0;
+    vk::MemoryAllocator memory;
+    vk::PipelineCache pipeline_cache;
+    ops::KernelCache kernels;
+    std::vector<DeviceWeight> weights;
+    uint64_t weight_bytes = 0;
+    uint64_t weight_bytes_per_step = 0;
+    vk::Buffer inv_freq;
+    std::unique_ptr<kv::KvCache> kv;
+    ops::AttentionSplit split;
+
+    // Step buffer: ids | positions | slots | page tables, each section aligned for
+    // binding; written by the host, mirrored to device memory on discrete GPUs.
+    uint64_t ids_off = 0, pos_off = 0, slot_off = 0, table_off = 0, step_bytes = 0;
+    vk::Buffer step_host, step_device;
+    vk::Buffer activations, partials;
+    vk::Buffer ids_readback, logits_readback;
+    std::map<uint32_t, Plan> plans;
+    StepTiming timing;
+    uint32_t logits_rows = 0;
+
+    Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOptions& options, const Progress& progress);
+    void uploadWeights(const Progress& progress);
+    void record(Plan& plan);
+    const vk::Buffer& stepBuffer() const { return step_device ? step_device : step_host; }
+    vk::BufferRange stepRange(uint64_t offset, uint64_t bytes) const { return {stepBuffer().handle(), offset, bytes}; }
+};
+
+Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOptions& options, const Progress& progress)
+    : device(d),
+      file(f),
+      graph(graph::buildGraph(f)),
+      memory(d),
+      pipeline_cache(d),
+      kernels(d, pipeline_cache.handle()) {
+    graph::fuse(graph);
+    const vk::DeviceCaps& caps = device.caps();
+    for (const graph::Weight& w : graph.weights) {
+        if (w.rows > 1) ops::checkMatVecSupport(caps, w.dtype);
+    }
+    if (!caps.storage_buffer_16bit) {
+        throw Error(ErrorCode::kUnsupported,
+                    "device " + caps.name + " lacks storageBuffer16BitAccess, which the f16 KV cache needs");
+    }
+    if (!caps.hasSubgroupOps(VK_SUBGROUP_FEATURE_ARITHMETIC_BIT)) {
+        throw Error(
+            ErrorCode::kUnsupported,
+            "device " + caps.name + " lacks subgroup arithmetic in compute shaders, which vkinfer's kernels use");
+    }
+    n_ctx = options.n_ctx ? options.n_ctx : std::min<uint32_t>(graph.config.n_ctx, 4096);
+    VKI_ASSERT(!options.buckets.empty());
+    max_n = *std::max_element(options.buckets.begin(), options.buckets.end());
+    VKI_ASSERT(max_n <= ops::kMaxMatVecColumns);
+
+    uploadWeights(progress);
+    const graph::AttentionConfig& a = graph.attention;
+    inv_freq = memory.createBuffer(a.inv_freq.size() * sizeof(float), vk::MemoryKind::kDevice, "rope frequencies");
+    vk::Transfer transfer(device, memory);
+    transfer.upload(inv_freq, 0, std::as_bytes(std::span(a.inv_freq)));
+
+    const kv::KvShape shape{graph.config.n_layer, a.n_head_kv, a.head_dim, options.page_tokens};
+    const uint32_t pages_per_seq = (n_ctx + shape.page_tokens - 1) / shape.page_tokens;
+    kv = std::make_unique<kv::KvCache>(memory, shape, pages_per_seq * options.slots, options.slots, n_ctx);
+    split = ops::attentionSplit(caps, n_ctx);
+
+    const uint64_t align = std::max<uint64_t>(caps.min_storage_buffer_offset_alignment, 16);
+    ids_off = 0;
+    pos_off = alignUp(ids_off + max_n * 4, align);
+    slot_off = alignUp(pos_off + max_n * 4, align);
+    table_off = alignUp(slot_off + max_n * 4, align);
+    step_bytes = alignUp(table_off + kv->pageTables().size_bytes(), align);
+    step_host = memory.createBuffer(step_bytes, vk::MemoryKind::kUpload, "step parameters");
+    if (!caps.uma) step_device = memory.createBuffer(step_bytes, vk::MemoryKind::kDevice, "step parameters (device)");
+
+    uint64_t activation_bytes = 0;
+    for (uint32_t n : options.buckets) {
+        Plan& plan = plans[n];
+        plan.n = n;
+        plan.memory = graph::planMemory(graph, n, align);
+        activation_bytes = std::max(activation_bytes, plan.memory.bytes);
+    }
+    activations = memory.createBuffer(activation_bytes, vk::MemoryKind::kDevice, "activations");
+    partials = memory.createBuffer(
+        ops::attentionPartialFloats({a.n_head, a.n_head_kv, a.head_dim}, split, max_n) * sizeof(float),
+        vk::MemoryKind::kDevice, "attention partials");
+    ids_readback = memory.createBuffer(max_n * 4, vk::MemoryKind::kReadback, "sampled ids");
+    logits_readback =
+        memory.createBuffer(uint64_t{max_n} * graph.config.n_vocab * 4, vk::MemoryKind::kReadback, "logits");
+    for (auto& [n, plan] : plans) record(plan);
+    VKI_LOG_DEBUG("executor: {} on {}, {} weights {:.1f} MiB, KV {:.1f} MiB, activations {:.2f} MiB, {}",
+                  graph.config.name, caps.name, graph.weights.size(), weight_bytes / 1048576.0, kv->bytes() / 1048576.0,
+                  activation_bytes / 1048576.0, graph.summary());
+}
+
+void Executor::Impl::uploadWeights(const Progress& progress) {
+    // Which weights are read as floats (norms, biases) and which as matrices.
+    std::vector<bool> as_floats(graph.weights.size(), false), as_matrix(graph.weights.size(), false);
+    for (const graph::Op& op : graph.ops) {
+        if (op.norm != graph::kNone) as_floats[op.norm] = true;
+        if (op.bias != graph::kNone) as_floats[op.bias] = true;
+        if (op.w != graph::kNone) as_matrix[op.w] = true;
+        if (op.up != graph::kNone) as_matrix[op.up] = true;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < graph.weights.size(); ++i) {
+        const graph::Weight& w = graph.weights[i];
+        if (as_matrix[i]) total += quant::byteSize(w.dtype, uint64_t{w.rows} * w.cols);
+        if (as_floats[i]) total += uint64_t{w.rows} * w.cols * 4;
+    }
+    vk::Transfer transfer(device, memory);
+    const uint64_t range = device.caps().max_storage_buffer_range;
+    uint64_t done = 0;
+    weights.resize(graph.weights.size());
+    for (size_t i = 0; i < graph.weights.size(); ++i) {
+        const graph::Weight& w = graph.weights[i];
+        // The weight's bytes: its parts one after another (parts stack by rows).
+        std::vector<std::span<const std::byte>> parts;
+        for (const std::string& name : w.parts) parts.push_back(file.tensorData(*file.findTensor(name)));
+        if (as_floats[i]) {
+            std::vector<float> values;
+            for (size_t p = 0; p < parts.size(); ++p) {
+                const model::GgufTensorInfo& t = *file.findTensor(w.parts[p]);
+                const size_t at = values.size();
+                values.resize(at + t.elements);
+                quant::dequantize(t.type, parts[p], std::span(values).subspan(at));
+            }
+            weights[i].floats = memory.createBuffer(values.size() * 4, vk::MemoryKind::kDevice, w.name);
+            transfer.upload(weights[i].floats, 0, std::as_bytes(std::span(values)));
+            done += values.size() * 4;
+            if (progress) progress(done, total);
+        }
+        if (!as_matrix[i]) continue;
+        const uint64_t row_bytes = quant::byteSize(w.dtype, w.cols);
+        const uint64_t rows_per_slab = std::min<uint64_t>(w.rows, range / row_bytes);
+        if (rows_per_slab == 0) {
+            throw Error(ErrorCode::kUnsupported, "a row of " + w.name + " exceeds the device's storage-buffer range");
+        }
+        auto copyBytes = [&](std::byte* out, uint64_t offset, uint64_t size) {
+            for (const auto& part : parts) {
+                if (offset >= part.size()) {
+                    offset -= part.size();
+                    continue;
+                }
+                const uint64_t take = std::min<uint64_t>(size, part.size() - offset);
+                std::memcpy(out, part.data() + offset, take);
+                out += take;
+                size -= take;
+                offset = 0;
+                if (size == 0) break;
+            }
+        };
+        for (uint64_t row0 = 0; row0 < w.rows; row0 += rows_per_slab) {
+            const uint32_t rows = static_cast<uint32_t>(std::min<uint64_t>(rows_per_slab, w.rows - row0));
+            Slab slab{memory.createBuffer(rows * row_bytes, vk::MemoryKind::kDevice,
+                                          w.name + (w.rows > rows_per_slab ? " rows " + std::to_string(row0) : "")),
+                      static_cast<uint32_t>(row0), rows};
+            const uint64_t base = row0 * row_bytes;
+            transfer.upload(slab.buffer, 0, rows * row_bytes, [&](std::byte* out, uint64_t offset, uint64_t size) {
+                copyBytes(out, base + offset, size);
+                if (progress) progress(done + offset + size, total);
+            });
+            done += rows * row_bytes;
+            weight_bytes += rows * row_bytes;
+            weights[i].slabs.push_back(std::move(slab));
+        }
+        if (progress) progress(done, total);
+    }
+    for (const graph::Op& op : graph.ops) {
+        if (op.kind != graph::OpKind::kMatMul) continue;
+        for (graph::WeightId id : {op.w, op.up}) {
+            if (id == graph::kNone) continue;
+            const graph::Weight& w = graph.weights[id];
+            weight_bytes_per_step += quant::byteSize(w.dtype, uint64_t{w.rows} * w.cols);
+        }
+    }
+}
+
+void Executor::Impl::record(Plan& plan) {
+    const uint32_t n = plan.n;
+    const graph::AttentionConfig& a = graph.attention;
+    plan.arena = std::make_unique<vk::DescriptorArena>(device, static_cast<uint32_t>(graph.ops.size() * 4 + 64),
+                                                       static_cast<uint32_t>(graph.ops.size() * 40 + 256));
+    ops::OpContext ctx{device, kernels, *plan.arena};
+    auto value = [&](graph::ValueId v) {
+        return vk::BufferRange{activations.handle(), plan.memory.offsets[v],
+                               uint64_t{n} * graph.values[v].width * sizeof(float)};
+    };
+    auto strided = [&](const graph::Operand& o) {
+        return ops::Strided{value(o.value), graph.values[o.value].width, o.offset};
+    };
+    const ops::TokenPlacement tokens{stepRange(pos_off, n * 4), stepRange(slot_off, n * 4),
+                                     stepRange(table_off, kv->pageTables().size_bytes()), kv->maxPages(),
+                                     kv->shape().page_tokens};
+    const ops::HeadShape heads{a.n_head, a.n_head_kv, a.head_dim};
+    auto floats = [&](graph::WeightId id) {
+        return id == graph::kNone ? vk::BufferRange{} : vk::wholeRange(weights[id].floats);
+    };
+    const vk::BufferRange ids_device = stepRange(ids_off, n * 4);
+
+    plan.forward.emplace(device, vk::QueueKind::kCompute);
+    vk::CommandBuffer& cmd = *plan.forward;
+    cmd.begin(true);
+    if (step_device) {
+        cmd.copy(vk::wholeRange(step_host), vk::wholeRange(step_device));
+        cmd.barrier();
+    }
+    uint32_t dispatches = 0;
+    vk::BufferRange argmax_ids;
+    for (const graph::Op& op : graph.ops) {
+        switch (op.kind) {
+            case graph::OpKind::kEmbed: {
+                const graph::Weight& w = graph.weights[op.w];
+                for (const Slab& slab : weights[op.w].slabs) {
+                    ops::recordEmbed(ctx, cmd,
+                                     {.dtype = w.dtype,
+                                      .k = w.cols,
+                                      .rows = slab.rows,
+                                      .row0 = slab.row0,
+                                      .n = n,
+                                      .table = vk::wholeRange(slab.buffer),
+                                      .ids = ids_device,
+                                      .y = value(op.out),
+                                      .y_stride = graph.values[op.out].width});
+                    ++dispatches;
+                }
+                break;
+            }
+            case graph::OpKind::kMatMul: {
+                const graph::Weight& w = graph.weights[op.w];
+                const auto& slabs = weights[op.w].slabs;
+                for (size_t s = 0; s < slabs.size(); ++s) {
+                    ops::recordMatVec(ctx, cmd,
+                                      {.dtype = w.dtype,
+                                       .k = w.cols,
+                                       .rows = slabs[s].rows,
+                                       .row0 = slabs[s].row0,
+                                       .n = n,
+                                       .w = vk::wholeRange(slabs[s].buffer),
+                                       .up = op.up == graph::kNone ? vk::BufferRange{}
+                                                                   : vk::wholeRange(weights[op.up].slabs[s].buffer),
+                                       .x = value(op.in[0].value),
+                                       .x_stride = graph.values[op.in[0].value].width,
+                                       .y = value(op.out),
+                                       .y_stride = graph.values[op.out].width,
+                                       .norm = floats(op.norm),
+                                       .eps = graph.eps,
+                                       .bias = floats(op.bias),
+                                       .accumulate = op.accumulate});
+                    ++dispatches;
+                }
+                break;
+            }
+            case graph::OpKind::kRopeKv:
+                ops::recordRopeKv(ctx, cmd,
+                                  {.n = n,
+                                   .heads = heads,
+                                   .neox = a.rope == graph::RopeKind::kNeox,
+                                   .mscale = a.rope_mscale,
+                                   .inv_freq = vk::wholeRange(inv_freq),
+                                   .q = strided(op.in[0]),
+                                   .k = strided(op.in[1]),
+                                   .v = strided(op.in[2]),
+                                   .out = {value(op.out), graph.values[op.out].width, 0},
+                                   .tokens = tokens,
+                                   .cache = vk::wholeRange(kv->layer(op.layer))});
+                ++dispatches;
+                break;
+            case graph::OpKind::kAttention:
+                ops::recordAttention(ctx, cmd,
+                                     {.n = n,
+                                      .heads = heads,
+                                      .scale = a.scale,
+                                      .split = split,
+                                      .q = strided(op.in[0]),
+                                      .out = {value(op.out), graph.values[op.out].width, 0},
+                                      .tokens = tokens,
+                                      .cache = vk::wholeRange(kv->layer(op.layer)),
+                                      .partials = vk::wholeRange(partials)});
+                dispatches += 2;
+                break;
+            case graph::OpKind::kArgMax: {
+                const graph::Operand& in = op.in[0];
+                argmax_ids = {ids_readback.handle(), 0, n * 4};
+                ops::recordArgMax(ctx, cmd, value(in.value), in.width, graph.values[in.value].width, n, argmax_ids);
+                ++dispatches;
+                break;
+            }
+            default:
+                throw Error(ErrorCode::kUnsupported,
+                            std::string("no Vulkan kernel runs unfused op '") + graph::opName(op.kind) + "'");
+        }
+        cmd.barrier();
+    }
+    VKI_ASSERT_MSG(argmax_ids.buffer != VK_NULL_HANDLE, "the graph ends without argmax");
+    cmd.barrierToHost();
+    cmd.end();
+    plan.dispatches = dispatches;
+
+    plan.read_logits.emplace(device, vk::QueueKind::kCompute);
+    vk::CommandBuffer& copy = *plan.read_logits;
+    copy.begin(true);
+    copy.barrier();
+    const vk::BufferRange logits = value(graph.logits);
+    copy.copy(logits, {logits_readback.handle(), 0, logits.size});
+    copy.barrierToHost();
+    copy.end();
+}
+
+Executor::Executor(vk::Device& device, const model::GgufFile& file, const ExecutorOptions& options,
+                   const Progress& progress)
+    : impl_(std::make_unique<Impl>(device, file, options, progress)) {}
+
+Executor::~Executor() = default;
+
+const graph::Graph& Executor::graph() const {
+    return impl_->graph;
+}
+vk::Device& Executor::device() const {
+    return impl_->device;
+}
+uint32_t Executor::contextLength() const {
+    return impl_->n_ctx;
+}
+uint32_t Executor::maxStepTokens() const {
+    return impl_->max_n;
+}
+uint32_t Executor::vocabSize() const {
+    return impl_->graph.config.n_vocab;
+}
+kv::KvCache& Executor::kvCache() {
+    return *impl_->kv;
+}
+const StepTiming& Executor::lastTiming() const {
+    return impl_->timing;
+}
+uint64_t Executor::weightBytes() const {
+    return impl_->weight_bytes;
+}
+uint64_t Executor::weightBytesPerStep() const {
+    return impl_->weight_bytes_per_step;
+}
+
+uint32_t Executor::dispatches(uint32_t n) const {
+    return impl_->plans.lower_bound(n)->second.dispatches;
+}
+
+const graph::MemoryPlan& Executor::memoryPlan(uint32_t n) const {
+    return impl_->plans.lower_bound(n)->second.memory;
+}
+
+std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::span<const uint32_t> positions,
+                                         std::span<const uint32_t> slots, bool want_logits) {
+    Impl& m = *impl_;
+    const auto start = Clock::now();
+    const uint32_t n = static_cast<uint32_t>(tokens.size());
+    VKI_ASSERT(n > 0 && n <= m.max_n && positions.size() == n && slots.size() == n);
+    for (uint32_t c = 0; c < n; ++c) {
+        if (tokens[c] >= m.graph.config.n_vocab) {
+            throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(tokens[c]) +
+                                                         " is outside the vocabulary of " +
+                                                         std::to_string(m.graph.config.n_vocab));
+        }
+        if (positions[c] >= m.n_ctx) {
+            throw Error(ErrorCode::kInvalidArgument, "position " + std::to_string(positions[c]) +
+                                                         " is beyond the context of " + std::to_string(m.n_ctx) +
+                                                         " tokens");
+        }
+        if (slots[c] >= m.kv->slots()) throw Error(ErrorCode::kInvalidArgument, "sequence slot out of range");
+    }
+    for (uint32_t c = 0; c < n; ++c) {
+        if (m.kv->capacity(slots[c]) <= positions[c]) m.kv->reserve(slots[c], positions[c] + 1);
+    }
+    Plan& plan = m.plans.lower_bound(n)->second;
+    // Padding columns repeat the last token: they write the same K/V to the same place.
+    std::byte* host = m.step_host.mapped();
+    auto put = [&](uint64_t off, std::span<const uint32_t> v) {
+        for (uint32_t c = 0; c < plan.n; ++c) std::memcpy(host + off + c * 4, &v[std::min(c, n - 1)], 4);
+    };
+    put(m.ids_off, tokens);
+    put(m.pos_off, positions);
+    put(m.slot_off, slots);
+    std::memcpy(host + m.table_off, m.kv->pageTables().data(), m.kv->pageTables().size_bytes());
+
+    vk::SyncPoint done = plan.forward->submit();
+    if (want_logits) done = plan.read_logits->submit();
+    const auto submitted = Clock::now();
+    m.device.wait(done);
+    const auto waited = Clock::now();
+    m.logits_rows = want_logits ? n : 0;
+    m.timing.device_us = microseconds(waited - submitted);
+    m.timing.host_us = microseconds(submitted - start) + microseconds(Clock::now() - waited);
+    return {reinterpret_cast<const uint32_t*>(m.ids_readback.mapped()), n};
+}
+
+std::span<const float> Executor::logits(uint32_t c) const {
+    VKI_ASSERT_MSG(c < impl_->logits_rows, "no logits: run the step with want_logits");
+    const uint32_t vocab = impl_->graph.config.n_vocab;
+    return {reinterpret_cast<const float*>(impl_->logits_readback.mapped()) + size_t{c} * vocab, vocab};
+}
+
+}  // namespace vki

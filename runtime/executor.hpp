@@ -1,0 +1,79 @@
+// The Vulkan executor of a model: weights on the device (row slabs within the
+// binding range), the fused graph compiled into one recorded command buffer per
+// shape bucket (n = 1, 2, 4, 8 tokens per step), the paged KV cache and the step
+// buffer. A step writes token ids, positions and page tables into the step buffer and
+// replays the bucket's recording; nothing is recorded per token.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "graph/ir.hpp"
+#include "graph/passes.hpp"
+#include "model/gguf.hpp"
+#include "runtime/kv/kv_cache.hpp"
+#include "runtime/vk/device.hpp"
+
+namespace vki {
+
+struct ExecutorOptions {
+    uint32_t n_ctx = 0;  // positions per sequence; 0: the model's training context, at most 4096
+    uint32_t page_tokens = 16;
+    uint32_t slots = 1;                            // sequences the KV cache holds at once
+    std::vector<uint32_t> buckets = {1, 2, 4, 8};  // tokens per step a plan is recorded for
+};
+
+struct StepTiming {
+    double host_us = 0;    // CPU time of the step: validation, step buffer, submit, read-back
+    double device_us = 0;  // waiting for the device
+};
+
+class Executor {
+public:
+    // done/total in bytes of weights uploaded.
+    using Progress = std::function<void(uint64_t done, uint64_t total)>;
+
+    // Builds, fuses and compiles the graph, uploads the weights. `file` must outlive
+    // the executor (its tensors are read while uploading). Throws kBadFile /
+    // kUnsupported for models it cannot run, kUnsupported naming a missing device
+    // feature, kOutOfMemory when weights, cache or activations do not fit.
+    Executor(vk::Device& device, const model::GgufFile& file, const ExecutorOptions& options = {},
+             const Progress& progress = {});
+    ~Executor();
+    Executor(const Executor&) = delete;
+    Executor& operator=(const Executor&) = delete;
+
+    const graph::Graph& graph() const;
+    vk::Device& device() const;
+    uint32_t contextLength() const;
+    uint32_t maxStepTokens() const;
+    uint32_t vocabSize() const;
+    kv::KvCache& kvCache();
+
+    // Runs up to maxStepTokens() tokens: token c at positions[c] of sequence slots[c]
+    // (attending to that sequence's cache positions up to its own). Pages are reserved
+    // as needed. Returns the greedy (argmax) id after each token; with want_logits the
+    // full logits rows are read back too (logits()). Throws kInvalidArgument for a
+    // token outside the vocabulary or a position beyond the context.
+    std::span<const uint32_t> step(std::span<const uint32_t> tokens, std::span<const uint32_t> positions,
+                                   std::span<const uint32_t> slots, bool want_logits = false);
+    // Logits row c of the last step run with want_logits.
+    std::span<const float> logits(uint32_t c) const;
+
+    const StepTiming& lastTiming() const;
+    // Dispatches one step of `bucket` tokens records (the bucket that holds n).
+    uint32_t dispatches(uint32_t n) const;
+    const graph::MemoryPlan& memoryPlan(uint32_t n) const;
+    uint64_t weightBytes() const;
+    // Bytes of weights one step reads (every matrix once; the embedding rows aside).
+    uint64_t weightBytesPerStep() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vki

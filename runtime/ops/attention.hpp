@@ -1,0 +1,75 @@
+// Attention ops over the paged KV cache: RoPE + KV store in one dispatch, and decode
+// attention split over the KV length with a reduce (flash-decoding), so long
+// contexts keep every compute unit busy.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/ops/kernel_cache.hpp"
+
+namespace vki::ops {
+
+// Where a step's tokens live: per token c, its position and sequence slot; per slot,
+// a row of max_pages page ids. All three are uint32 ranges of the step buffer.
+struct TokenPlacement {
+    vk::BufferRange positions;
+    vk::BufferRange slots;
+    vk::BufferRange page_table;
+    uint32_t max_pages = 0;
+    uint32_t page_tokens = 0;
+};
+
+struct HeadShape {
+    uint32_t q_heads = 0;
+    uint32_t kv_heads = 0;
+    uint32_t head_dim = 0;
+};
+
+// A column slice of an activation: token c's vector starts at float c * stride + offset.
+struct Strided {
+    vk::BufferRange range;
+    uint32_t stride = 0;
+    uint32_t offset = 0;
+};
+
+struct RopeKvArgs {
+    uint32_t n = 1;
+    HeadShape heads;
+    bool neox = false;
+    float mscale = 1.0f;
+    vk::BufferRange inv_freq;  // head_dim / 2 floats
+    Strided q, k, v;
+    Strided out;  // roped q; offset must be 0
+    TokenPlacement tokens;
+    vk::BufferRange cache;  // the layer's pages
+};
+void recordRopeKv(OpContext& ctx, vk::CommandBuffer& cmd, const RopeKvArgs& args);
+
+// Splits of `chunk` keys needed to cover max_context positions.
+struct AttentionSplit {
+    uint32_t chunk = 0;
+    uint32_t splits = 0;
+};
+AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context);
+// Floats of partials a dispatch over n tokens needs.
+uint64_t attentionPartialFloats(const HeadShape& heads, const AttentionSplit& split, uint32_t n);
+
+struct AttentionArgs {
+    uint32_t n = 1;
+    HeadShape heads;
+    float scale = 1.0f;
+    AttentionSplit split;
+    Strided q;    // offset must be 0
+    Strided out;  // offset must be 0
+    TokenPlacement tokens;
+    vk::BufferRange cache;
+    vk::BufferRange partials;  // attentionPartialFloats floats
+};
+// Two dispatches with a barrier between them.
+void recordAttention(OpContext& ctx, vk::CommandBuffer& cmd, const AttentionArgs& args);
+
+// ids[c] = argmax of logits[c * stride .. + width), c < n.
+void recordArgMax(OpContext& ctx, vk::CommandBuffer& cmd, const vk::BufferRange& logits, uint32_t width,
+                  uint32_t stride, uint32_t n, const vk::BufferRange& ids);
+
+}  // namespace vki::ops
