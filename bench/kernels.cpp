@@ -1,13 +1,16 @@
 // Kernel micro-benchmarks: GPU time per dispatch (timestamps) of the streaming
-// kernels at the op-test sizes, as bytes/s. VKINFER_DEVICE picks the device.
+// kernels at the op-test sizes, and of the decode matvec per weight type, as bytes/s. VKINFER_DEVICE picks the device.
 //   vkinfer_bench_kernels [--benchmark_filter=copy] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <memory>
 
+#include "common/error.hpp"
 #include "gpu/op_cases.hpp"
+#include "quant/quant.hpp"
 #include "runtime/ops/elementwise.hpp"
+#include "runtime/ops/matvec.hpp"
 #include "runtime/ops/reduce.hpp"
 #include "runtime/vk/command.hpp"
 #include "runtime/vk/device.hpp"
@@ -86,6 +89,38 @@ void sum(benchmark::State& state) {
     });
 }
 
+// One decode matvec (n = 1) over a 4096 x 4096 weight matrix; bytes/s counts weight
+// bytes, the traffic that bounds decoding. Weights are every 16-bit word 0x3C00
+// (f16 1.0: finite values and scales in every format), x is all 1.0.
+void matvec(benchmark::State& state, quant::DType dtype) {
+    constexpr uint32_t kDim = 4096;
+    Context& c = context();
+    try {
+        ops::checkMatVecSupport(c.device.caps(), dtype);
+    } catch (const Error& e) {
+        state.SkipWithError(e.what());
+        return;
+    }
+    const uint64_t w_bytes = quant::byteSize(dtype, uint64_t{kDim} * kDim);
+    vk::Buffer w = c.memory.createBuffer(w_bytes, vk::MemoryKind::kDevice, "w");
+    vk::Buffer x = c.memory.createBuffer(kDim * 4, vk::MemoryKind::kDevice, "x");
+    vk::Buffer y = c.memory.createBuffer(kDim * 4, vk::MemoryKind::kDevice, "y");
+    c.cmd.begin();
+    c.cmd.fill(vk::wholeRange(w), 0x3C003C00u);
+    c.cmd.fill(vk::wholeRange(x), 0x3F800000u);
+    c.cmd.barrier();
+    c.cmd.end();
+    c.cmd.submitAndWait();
+    ops::MatVecArgs args;
+    args.dtype = dtype;
+    args.k = kDim;
+    args.rows = kDim;
+    args.w = vk::wholeRange(w);
+    args.x = vk::wholeRange(x);
+    args.y = vk::wholeRange(y);
+    runTimed(state, w_bytes, [&](Context& ctx) { ops::recordMatVec(ctx.ctx, ctx.cmd, args); });
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
     for (size_t n : vki::test::kStreamingSizes)
         if (n >= 4096) b->Arg(int64_t(n));
@@ -96,6 +131,11 @@ void sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(copy)->Apply(sizes);
 BENCHMARK(add)->Apply(sizes);
 BENCHMARK(sum)->Apply(sizes);
+BENCHMARK_CAPTURE(matvec, q4_0_4096x4096, quant::DType::kQ4_0)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(matvec, q8_0_4096x4096, quant::DType::kQ8_0)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(matvec, q4_K_4096x4096, quant::DType::kQ4_K)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(matvec, q6_K_4096x4096, quant::DType::kQ6_K)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(matvec, f16_4096x4096, quant::DType::kF16)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -21,5 +21,7 @@ Subcommand addTokenizeCommand(CLI::App& app);
 Subcommand addMakeModelCommand(CLI::App& app);
 Subcommand addConvertCommand(CLI::App& app);
 Subcommand addTemplateCommand(CLI::App& app);
+Subcommand addRunCommand(CLI::App& app);
+Subcommand addChatCommand(CLI::App& app);
 
 }  // namespace vki::tools

@@ -34,6 +34,79 @@ struct PeakParams {
     float seed;
 };
 
+// The KV cache, as the kernels address it: a layer's buffer holds pages of
+// `page_tokens` tokens; page p holds K then V, each [kv_heads][page_tokens][head_dim]
+// f16. A token's page is page_table[slot * max_pages + position / page_tokens].
+
+// rope_kv.comp: for each token c (position pos[c], sequence slot slot[c]):
+// out[c] = rope(q[c]); rope(k[c]) and v[c] are stored in the cache at pos[c].
+// q[c] starts at float c * q_stride + q_offset of binding Q (k and v likewise).
+struct RopeKvParams {
+    uint n;
+    uint q_heads;
+    uint kv_heads;
+    uint head_dim;
+    uint q_stride;
+    uint q_offset;
+    uint k_stride;
+    uint k_offset;
+    uint v_stride;
+    uint v_offset;
+    uint out_stride;
+    uint page_tokens;
+    uint max_pages;
+    uint neox;  // 0: pairs (2i, 2i + 1); 1: pairs (i, i + head_dim / 2)
+    float mscale;
+};
+
+// attention_split.comp / attention_reduce.comp: causal attention of token c over the
+// cache positions 0..pos[c], split into `splits` chunks of `chunk` keys; partials
+// [n][q_heads][splits][head_dim + 2] hold (max, sum, unnormalized output) per chunk.
+struct AttentionParams {
+    uint n;
+    uint q_heads;
+    uint kv_heads;
+    uint head_dim;
+    uint q_stride;
+    uint out_stride;
+    uint page_tokens;
+    uint max_pages;
+    uint chunk;
+    uint splits;
+    float scale;
+};
+
+// argmax.comp: ids[c] = index of the largest of logits[c * stride .. + width) (the
+// first on ties).
+struct ArgMaxParams {
+    uint n;
+    uint width;
+    uint stride;
+};
+
+// matvec.comp: y[c][row0 + r] (=|+=) epilogue(W[r] . prologue(x[c])) for r < rows
+// (ops::MatVecArgs). Weight words are 16-bit, 32-bit for f32 weights; the weight
+// binding starts at the slab's first row.
+struct MatVecParams {
+    uint k;          // row length in elements
+    uint rows;       // rows in the slab
+    uint row0;       // output row of the slab's first row
+    uint row_words;  // weight words per row
+    uint x_stride;   // floats between columns of x
+    uint y_stride;   // floats between columns of y
+    float eps;       // RMSNorm epsilon
+};
+
+// embed.comp: y[c][0..k) = table row ids[c] - row0 for c < n whose row is in the slab.
+struct EmbedParams {
+    uint k;
+    uint rows;
+    uint row0;
+    uint n;
+    uint row_words;  // table words per row (as MatVecParams)
+    uint y_stride;
+};
+
 #ifdef __cplusplus
 }  // namespace vki::shader
 #endif

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <vector>
+
 #include "common/error.hpp"
 #include "registry.hpp"
 #include "runtime/vk/spirv_reflect.hpp"
@@ -18,15 +21,62 @@ struct Expected {
 
 // The shared params.h structs must have exactly the size the shaders declare.
 const Expected kExpected[] = {
-    {ShaderId::copy_f32, 2, sizeof(shader::CopyParams)},  {ShaderId::copy_vec4, 2, sizeof(shader::CopyParams)},
-    {ShaderId::add_f32, 3, sizeof(shader::BinaryParams)}, {ShaderId::mul_f32, 3, sizeof(shader::BinaryParams)},
-    {ShaderId::sum_f32, 2, sizeof(shader::ReduceParams)}, {ShaderId::max_f32, 2, sizeof(shader::ReduceParams)},
-    {ShaderId::peak_f32, 1, sizeof(shader::PeakParams)},  {ShaderId::peak_f16, 1, sizeof(shader::PeakParams)},
+    {ShaderId::copy_f32, 2, sizeof(shader::CopyParams)},
+    {ShaderId::copy_vec4, 2, sizeof(shader::CopyParams)},
+    {ShaderId::add_f32, 3, sizeof(shader::BinaryParams)},
+    {ShaderId::mul_f32, 3, sizeof(shader::BinaryParams)},
+    {ShaderId::sum_f32, 2, sizeof(shader::ReduceParams)},
+    {ShaderId::max_f32, 2, sizeof(shader::ReduceParams)},
+    {ShaderId::peak_f32, 1, sizeof(shader::PeakParams)},
+    {ShaderId::peak_f16, 1, sizeof(shader::PeakParams)},
+    {ShaderId::rope_kv, 9, sizeof(shader::RopeKvParams)},
+    {ShaderId::attention_split, 6, sizeof(shader::AttentionParams)},
+    {ShaderId::attention_reduce, 2, sizeof(shader::AttentionParams)},
+    {ShaderId::argmax, 2, sizeof(shader::ArgMaxParams)},
 };
-static_assert(std::size(kExpected) == shaders::kShaderCount, "every shader variant is checked");
+// The fused-dequant kernels (runtime/ops/matvec.cpp): matvec, matvec with SwiGLU, embed.
+const Expected kMatVecExpected[] = {
+    {ShaderId::matvec_f32_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_f32_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_f16_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_f16_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_bf16_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_bf16_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q4_0_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q4_0_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q4_1_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q4_1_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q5_0_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q5_0_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q5_1_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q5_1_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q8_0_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q8_0_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q4_K_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q4_K_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q5_K_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q5_K_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q6_K_f32_f32, 5, sizeof(shader::MatVecParams)},
+    {ShaderId::matvec_q6_K_f32_f32_glu, 6, sizeof(shader::MatVecParams)},
+    {ShaderId::embed_f32_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_f16_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_bf16_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q4_0_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q4_1_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q5_0_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q5_1_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q8_0_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q4_K_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q5_K_f32, 3, sizeof(shader::EmbedParams)},
+    {ShaderId::embed_q6_K_f32, 3, sizeof(shader::EmbedParams)},
+};
+static_assert(std::size(kExpected) + std::size(kMatVecExpected) == shaders::kShaderCount,
+              "every shader variant is checked");
 
 TEST(SpirvReflect, EveryEmbeddedShaderMatchesItsHostStruct) {
-    for (const auto& e : kExpected) {
+    std::vector<Expected> all(std::begin(kExpected), std::end(kExpected));
+    all.insert(all.end(), std::begin(kMatVecExpected), std::end(kMatVecExpected));
+    for (const auto& e : all) {
         const auto& blob = shaders::blob(e.id);
         SCOPED_TRACE(blob.name);
         const SpirvInfo info = reflectSpirv(blob.words);

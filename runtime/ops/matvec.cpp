@@ -1,0 +1,200 @@
+#include "runtime/ops/matvec.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "common/error.hpp"
+#include "runtime/vk/device.hpp"
+#include "shaders/common/params.h"
+
+namespace vki::ops {
+
+namespace {
+
+using shaders::ShaderId;
+
+struct WeightKernels {
+    quant::DType dtype;
+    ShaderId matvec;
+    ShaderId matvec_glu;
+    ShaderId embed;
+};
+
+constexpr WeightKernels kWeightKernels[] = {
+    {quant::DType::kF32, ShaderId::matvec_f32_f32_f32, ShaderId::matvec_f32_f32_f32_glu, ShaderId::embed_f32_f32},
+    {quant::DType::kF16, ShaderId::matvec_f16_f32_f32, ShaderId::matvec_f16_f32_f32_glu, ShaderId::embed_f16_f32},
+    {quant::DType::kBF16, ShaderId::matvec_bf16_f32_f32, ShaderId::matvec_bf16_f32_f32_glu, ShaderId::embed_bf16_f32},
+    {quant::DType::kQ4_0, ShaderId::matvec_q4_0_f32_f32, ShaderId::matvec_q4_0_f32_f32_glu, ShaderId::embed_q4_0_f32},
+    {quant::DType::kQ4_1, ShaderId::matvec_q4_1_f32_f32, ShaderId::matvec_q4_1_f32_f32_glu, ShaderId::embed_q4_1_f32},
+    {quant::DType::kQ5_0, ShaderId::matvec_q5_0_f32_f32, ShaderId::matvec_q5_0_f32_f32_glu, ShaderId::embed_q5_0_f32},
+    {quant::DType::kQ5_1, ShaderId::matvec_q5_1_f32_f32, ShaderId::matvec_q5_1_f32_f32_glu, ShaderId::embed_q5_1_f32},
+    {quant::DType::kQ8_0, ShaderId::matvec_q8_0_f32_f32, ShaderId::matvec_q8_0_f32_f32_glu, ShaderId::embed_q8_0_f32},
+    {quant::DType::kQ4_K, ShaderId::matvec_q4_K_f32_f32, ShaderId::matvec_q4_K_f32_f32_glu, ShaderId::embed_q4_K_f32},
+    {quant::DType::kQ5_K, ShaderId::matvec_q5_K_f32_f32, ShaderId::matvec_q5_K_f32_f32_glu, ShaderId::embed_q5_K_f32},
+    {quant::DType::kQ6_K, ShaderId::matvec_q6_K_f32_f32, ShaderId::matvec_q6_K_f32_f32_glu, ShaderId::embed_q6_K_f32},
+};
+
+// Null when no kernel reads `dtype`.
+const WeightKernels* findKernels(quant::DType dtype) {
+    for (const auto& k : kWeightKernels)
+        if (k.dtype == dtype) return &k;
+    return nullptr;
+}
+
+// The weight reads of every type but f32 are 16-bit loads (dequant.glsl).
+void checkWeightSupport(const vk::DeviceCaps& caps, quant::DType dtype, const char* op) {
+    const char* name = quant::traits(dtype).name;
+    if (!findKernels(dtype))
+        throw Error(ErrorCode::kUnsupported, std::string(op) + " has no kernel for " + name + " weights");
+    if (dtype != quant::DType::kF32 && !caps.storage_buffer_16bit)
+        throw Error(ErrorCode::kUnsupported, "device \"" + caps.name +
+                                                 "\" lacks 16-bit storage buffer access "
+                                                 "(storageBuffer16BitAccess), needed to read " +
+                                                 name + " weights; convert the model to f32 to run on it");
+}
+
+// Weight words per row: 32-bit for f32, 16-bit for the rest (dequant.glsl's DQ_WORD).
+uint32_t rowWords(quant::DType dtype, uint32_t k) {
+    const uint64_t words = dtype == quant::DType::kF32 ? k : quant::byteSize(dtype, k) / 2;
+    VKI_ASSERT_MSG(words <= UINT32_MAX, "row too long");
+    return static_cast<uint32_t>(words);
+}
+
+void checkRowLength(quant::DType dtype, uint32_t k) {
+    const uint32_t block = quant::traits(dtype).block_elements;
+    VKI_ASSERT_MSG(k >= 1 && k % block == 0, std::string("row length must be a positive multiple of ") +
+                                                 std::to_string(block) + " for " + quant::traits(dtype).name);
+}
+
+// The matvec tuning table, keyed by subgroup width: the first row whose
+// min_subgroup the device's subgroups reach. A workgroup holds a few subgroups
+// striding over its rows' 32-element chunks, chunk_threads invocations to a chunk:
+// on SIMT GPUs 4 invocations share a chunk, so a subgroup's loads cover a short
+// contiguous span; on narrow CPU SIMD one invocation decodes a whole chunk, once.
+// rows_per_group trades x reuse (each x load serves every row of the group)
+// against registers and the number of workgroups.
+struct MatVecTuning {
+    uint32_t min_subgroup;
+    uint32_t workgroup;
+    uint32_t rows_per_group;
+    uint32_t chunk_threads;  // 1, 2, 4 or 8
+};
+constexpr MatVecTuning kMatVecTuning[] = {
+    {64, 256, 2, 4},  // 64-wide subgroups: 4 per workgroup
+    {32, 128, 2, 4},  // 32-wide: 4 per workgroup
+    {16, 64, 2, 4},   // 16-wide: 4 per workgroup
+    {1, 64, 2, 4},    // narrow SIMD (CPU implementations, 8-wide)
+};
+
+struct MatVecSpec {
+    uint32_t workgroup;
+    uint32_t rows_per_group;
+    uint32_t chunk_threads;
+    uint32_t max_subgroups;  // shared-memory slots for cross-subgroup sums
+};
+
+MatVecSpec matVecSpec(const vk::DeviceCaps& caps, uint32_t n, bool glu) {
+    const uint32_t subgroup = std::max(1u, caps.subgroup_size);
+    const MatVecTuning* row = &kMatVecTuning[std::size(kMatVecTuning) - 1];
+    for (const auto& t : kMatVecTuning) {
+        if (subgroup >= t.min_subgroup) {
+            row = &t;
+            break;
+        }
+    }
+    MatVecSpec s;
+    s.chunk_threads = row->chunk_threads;
+    s.workgroup = std::min({row->workgroup, caps.max_workgroup_invocations, caps.max_workgroup_size[0]});
+    // Accumulators per invocation: (glu ? 2 : 1) * rows * n; keep them at most 16.
+    const uint32_t sums_per_row = (glu ? 2 : 1) * n;
+    s.rows_per_group = std::max(1u, std::min(row->rows_per_group, 16 / sums_per_row));
+    // Subgroups are exactly subgroup_size wide without subgroup size control (no
+    // pipeline here requests varying sizes); the minimum covers devices that vary anyway.
+    const uint32_t narrowest =
+        std::max(1u, std::min(subgroup, caps.subgroup_min_size ? caps.subgroup_min_size : subgroup));
+    s.max_subgroups = (s.workgroup + narrowest - 1) / narrowest;
+    auto shared_bytes = [&] { return 4ull * (s.max_subgroups * s.rows_per_group * sums_per_row + n); };
+    while (shared_bytes() > caps.max_shared_memory && s.rows_per_group > 1) --s.rows_per_group;
+    VKI_ASSERT_MSG(shared_bytes() <= caps.max_shared_memory, "matvec reduction does not fit shared memory");
+    return s;
+}
+
+bool present(const vk::BufferRange& r) {
+    return r.buffer != VK_NULL_HANDLE;
+}
+
+// Floats that n columns of `len` at `stride` span.
+uint64_t columnsSpan(uint32_t n, uint32_t stride, uint64_t len) {
+    return uint64_t{n - 1} * stride + len;
+}
+
+}  // namespace
+
+void checkMatVecSupport(const vk::DeviceCaps& caps, quant::DType dtype) {
+    if (!caps.hasSubgroupOps(VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT))
+        throw Error(ErrorCode::kUnsupported,
+                    "device \"" + caps.name + "\" lacks subgroup arithmetic in compute shaders (needed by matvec)");
+    checkWeightSupport(caps, dtype, "matvec");
+}
+
+void recordMatVec(OpContext& ctx, vk::CommandBuffer& cmd, const MatVecArgs& a) {
+    const vk::DeviceCaps& caps = ctx.device.caps();
+    checkMatVecSupport(caps, a.dtype);
+    checkRowLength(a.dtype, a.k);
+    VKI_ASSERT(a.n >= 1 && a.n <= kMaxMatVecColumns);
+    VKI_ASSERT(a.rows >= 1);
+    VKI_ASSERT(a.n == 1 || (a.x_stride >= a.k && a.y_stride >= a.row0 + a.rows));
+    const uint64_t slab_bytes = quant::byteSize(a.dtype, a.k) * a.rows;
+    const bool glu = present(a.up);
+    VKI_ASSERT(a.w.size >= slab_bytes && (!glu || a.up.size >= slab_bytes));
+    const uint64_t x_floats = columnsSpan(a.n, a.x_stride, a.k);
+    const uint64_t y_floats = columnsSpan(a.n, a.y_stride, uint64_t{a.row0} + a.rows);
+    VKI_ASSERT_MSG(x_floats <= UINT32_MAX && y_floats <= UINT32_MAX, "activations must be indexable by 32 bits");
+    VKI_ASSERT(a.x.size >= x_floats * 4 && a.y.size >= y_floats * 4);
+    VKI_ASSERT(!present(a.norm) || a.norm.size >= uint64_t{a.k} * 4);
+    VKI_ASSERT(!present(a.bias) || a.bias.size >= (uint64_t{a.row0} + a.rows) * 4);
+
+    const WeightKernels& ids = *findKernels(a.dtype);
+    const MatVecSpec spec = matVecSpec(caps, a.n, glu);
+    const auto& kernel = ctx.kernels.get(glu ? ids.matvec_glu : ids.matvec, {{0, spec.workgroup},
+                                                                             {1, spec.rows_per_group},
+                                                                             {2, a.n},
+                                                                             {3, present(a.norm) ? 1u : 0u},
+                                                                             {4, present(a.bias) ? 1u : 0u},
+                                                                             {5, a.accumulate ? 1u : 0u},
+                                                                             {6, spec.max_subgroups},
+                                                                             {7, spec.chunk_threads}});
+    // Bindings in matvec.comp's order; options not in use read x's range (never accessed).
+    const vk::BufferRange bindings[] = {a.w, a.x, a.y, present(a.norm) ? a.norm : a.x, present(a.bias) ? a.bias : a.x,
+                                        a.up};
+    const shader::MatVecParams params{a.k, a.rows, a.row0, rowWords(a.dtype, a.k), a.x_stride, a.y_stride, a.eps};
+
+    // Workgroups on a 2D grid: slabs of 150k+ rows exceed maxComputeWorkGroupCount[0].
+    const uint32_t groups = (a.rows + spec.rows_per_group - 1) / spec.rows_per_group;
+    const uint32_t groups_x = std::min({groups, caps.max_workgroup_count[0], 65535u});
+    const uint32_t groups_y = (groups + groups_x - 1) / groups_x;
+    VKI_ASSERT(groups_y <= caps.max_workgroup_count[1]);
+    cmd.dispatch(kernel, ctx.arena.bind(kernel, std::span(bindings, glu ? 6 : 5)), params, groups_x, groups_y);
+}
+
+void recordEmbed(OpContext& ctx, vk::CommandBuffer& cmd, const EmbedArgs& a) {
+    const vk::DeviceCaps& caps = ctx.device.caps();
+    checkWeightSupport(caps, a.dtype, "embed");
+    checkRowLength(a.dtype, a.k);
+    VKI_ASSERT(a.n >= 1 && a.rows >= 1);
+    VKI_ASSERT(a.n == 1 || a.y_stride >= a.k);
+    VKI_ASSERT(a.table.size >= quant::byteSize(a.dtype, a.k) * a.rows);
+    VKI_ASSERT(a.ids.size >= uint64_t{a.n} * 4);
+    const uint64_t y_floats = columnsSpan(a.n, a.y_stride, a.k);
+    const uint64_t items = uint64_t{a.n} * ((a.k + 31) / 32);  // one invocation per 32-element chunk
+    VKI_ASSERT_MSG(y_floats <= UINT32_MAX && items <= UINT32_MAX, "embedding output must be indexable by 32 bits");
+    VKI_ASSERT(a.y.size >= y_floats * 4);
+
+    const uint32_t wg = streamingWorkgroupSize(caps);
+    const auto& kernel = ctx.kernels.get(findKernels(a.dtype)->embed, {{0, wg}});
+    const vk::BufferRange bindings[] = {a.table, a.ids, a.y};
+    const shader::EmbedParams params{a.k, a.rows, a.row0, a.n, rowWords(a.dtype, a.k), a.y_stride};
+    cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings), params, gridGroups(caps, items, wg));
+}
+
+}  // namespace vki::ops

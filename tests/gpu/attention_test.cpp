@@ -1,0 +1,214 @@
+// RoPE + KV store, split attention and argmax against the CPU reference, on fresh
+// random data, poisoned outputs, a small page size so sequences cross pages, two
+// sequences whose pages interleave in the pool, and chunks smaller than the context
+// so attention really splits.
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "graph/reference_ops.hpp"
+#include "quant/quant.hpp"
+#include "runtime/kv/kv_cache.hpp"
+#include "runtime/ops/attention.hpp"
+#include "support/gpu.hpp"
+
+namespace vki::test {
+namespace {
+
+bool isPoison(float x) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    return bits == kPoison;
+}
+
+struct Shape {
+    uint32_t q_heads, kv_heads, head_dim;
+    bool neox;
+};
+
+class Attention : public GpuTest, public ::testing::WithParamInterface<Shape> {
+protected:
+    void submit(const std::function<void(vk::CommandBuffer&)>& record) {
+        vk::CommandBuffer cmd(device(), vk::QueueKind::kCompute);
+        cmd.begin();
+        record(cmd);
+        cmd.barrierToHost();
+        cmd.end();
+        cmd.submitAndWait();
+        ctx().arena.reset();
+    }
+};
+
+TEST_P(Attention, RopeKvThenAttentionMatchReference) {
+    const Shape s = GetParam();
+    graph::AttentionConfig a;
+    a.n_head = s.q_heads;
+    a.n_head_kv = s.kv_heads;
+    a.head_dim = s.head_dim;
+    a.scale = 1.0f / std::sqrt(float(s.head_dim));
+    a.rope = s.neox ? graph::RopeKind::kNeox : graph::RopeKind::kNormal;
+    for (uint32_t i = 0; i < s.head_dim / 2; ++i) a.inv_freq.push_back(std::pow(10000.0f, -2.0f * i / s.head_dim));
+    const uint32_t q_dim = s.q_heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim, width = q_dim + 2 * kv_dim;
+
+    // Two sequences of 37 and 21 positions; pages of 4 tokens taken in turns.
+    const uint32_t max_tokens = 40, lens[2] = {37, 21};
+    kv::KvCache cache(memory(), {1, s.kv_heads, s.head_dim, 4}, 20, 2, max_tokens);
+    for (uint32_t t = 4; t <= max_tokens; t += 4) {
+        for (uint32_t slot = 0; slot < 2; ++slot) cache.reserve(slot, std::min(t, lens[slot]));
+    }
+    // Every token of both sequences, interleaved; steps of 8 tokens.
+    std::vector<uint32_t> all_pos, all_slot;
+    for (uint32_t p = 0; p < max_tokens; ++p) {
+        for (uint32_t slot = 0; slot < 2; ++slot) {
+            if (p < lens[slot]) {
+                all_pos.push_back(p);
+                all_slot.push_back(slot);
+            }
+        }
+    }
+    const uint32_t n_max = 8;
+    vk::Buffer positions = memory().createBuffer(n_max * 4, vk::MemoryKind::kUpload, "positions");
+    vk::Buffer slots = memory().createBuffer(n_max * 4, vk::MemoryKind::kUpload, "slots");
+    vk::Buffer table = memory().createBuffer(cache.pageTables().size_bytes(), vk::MemoryKind::kUpload, "page table");
+    std::memcpy(table.mapped(), cache.pageTables().data(), cache.pageTables().size_bytes());
+    vk::Buffer freq = upload(a.inv_freq, "inv_freq");
+    const ops::TokenPlacement placement{vk::wholeRange(positions), vk::wholeRange(slots), vk::wholeRange(table),
+                                        cache.maxPages(), 4};
+    const ops::HeadShape heads{s.q_heads, s.kv_heads, s.head_dim};
+
+    // Reference cache contents (fp16-rounded), per slot and position.
+    std::vector<std::vector<float>> ref_k(2, std::vector<float>(size_t{max_tokens} * kv_dim)), ref_v = ref_k;
+    for (size_t at = 0; at < all_pos.size(); at += n_max) {
+        const uint32_t n = static_cast<uint32_t>(std::min<size_t>(n_max, all_pos.size() - at));
+        std::memcpy(positions.mapped(), &all_pos[at], n * 4);
+        std::memcpy(slots.mapped(), &all_slot[at], n * 4);
+        // q, k, v side by side in one activation row, at offsets (the stacked QKV form).
+        const std::vector<float> qkv = randomFloats(size_t{n} * width);
+        vk::Buffer qkv_buf = upload(qkv, "qkv");
+        vk::Buffer out = poisoned(size_t{n} * q_dim, "q roped");
+        submit([&](vk::CommandBuffer& cmd) {
+            ops::recordRopeKv(ctx(), cmd,
+                              {.n = n,
+                               .heads = heads,
+                               .neox = s.neox,
+                               .inv_freq = vk::wholeRange(freq),
+                               .q = {vk::wholeRange(qkv_buf), width, 0},
+                               .k = {vk::wholeRange(qkv_buf), width, q_dim},
+                               .v = {vk::wholeRange(qkv_buf), width, q_dim + kv_dim},
+                               .out = {vk::wholeRange(out), q_dim, 0},
+                               .tokens = placement,
+                               .cache = vk::wholeRange(cache.layer(0))});
+        });
+        const auto got = download(out, size_t{n} * q_dim);
+        for (uint32_t c = 0; c < n; ++c) {
+            std::vector<float> q(qkv.begin() + size_t{c} * width, qkv.begin() + size_t{c} * width + q_dim);
+            std::vector<float> k(qkv.begin() + size_t{c} * width + q_dim,
+                                 qkv.begin() + size_t{c} * width + q_dim + kv_dim);
+            graph::ref::rope(q, s.q_heads, a, all_pos[at + c]);
+            graph::ref::rope(k, s.kv_heads, a, all_pos[at + c]);
+            for (uint32_t i = 0; i < q_dim; ++i) {
+                ASSERT_FALSE(isPoison(got[size_t{c} * q_dim + i])) << "q element " << i << " not written";
+                // fp32 rotation; the device's cos/sin of |theta| <= 40 within 1e-5.
+                ASSERT_NEAR(got[size_t{c} * q_dim + i], q[i], 2e-5f) << "token " << at + c << " element " << i;
+            }
+            for (uint32_t i = 0; i < kv_dim; ++i) {
+                const size_t at_ref = size_t{all_pos[at + c]} * kv_dim + i;
+                ref_k[all_slot[at + c]][at_ref] = k[i];
+                ref_v[all_slot[at + c]][at_ref] = graph::ref::roundFp16(qkv[size_t{c} * width + q_dim + kv_dim + i]);
+            }
+        }
+    }
+    // The cache, read back through the page tables: K within one fp16 step of the
+    // reference's rotation (the rotations may round to neighbouring halves), V exact.
+    std::vector<uint16_t> raw(cache.layer(0).size() / 2);
+    transfer().download(cache.layer(0), 0, std::as_writable_bytes(std::span(raw)));
+    std::vector<std::vector<float>> dev_k = ref_k, dev_v = ref_v;
+    for (uint32_t slot = 0; slot < 2; ++slot) {
+        for (uint32_t p = 0; p < lens[slot]; ++p) {
+            const uint32_t page = cache.pageTables()[slot * cache.maxPages() + p / 4];
+            for (uint32_t h = 0; h < s.kv_heads; ++h) {
+                for (uint32_t d = 0; d < s.head_dim; ++d) {
+                    const size_t kidx = ((size_t{page} * 2 * s.kv_heads + h) * 4 + p % 4) * s.head_dim + d;
+                    const size_t vidx = (((size_t{page} * 2 + 1) * s.kv_heads + h) * 4 + p % 4) * s.head_dim + d;
+                    const size_t r = size_t{p} * kv_dim + h * s.head_dim + d;
+                    dev_k[slot][r] = quant::fp16ToFp32(raw[kidx]);
+                    dev_v[slot][r] = quant::fp16ToFp32(raw[vidx]);
+                    ASSERT_NEAR(dev_k[slot][r], ref_k[slot][r], 2e-3f * std::max(1.0f, std::abs(ref_k[slot][r])));
+                    ASSERT_EQ(dev_v[slot][r], ref_v[slot][r]) << "slot " << slot << " position " << p;
+                }
+            }
+        }
+    }
+
+    // Attention of tokens at chosen positions of both sequences (first, page edges,
+    // last), chunks of 16 keys so up to 3 splits combine.
+    const std::vector<uint32_t> q_pos = {0, 3, 4, 16, 36, 20, 7, 17}, q_slot = {0, 0, 0, 0, 0, 1, 1, 1};
+    const uint32_t n = static_cast<uint32_t>(q_pos.size());
+    std::memcpy(positions.mapped(), q_pos.data(), n * 4);
+    std::memcpy(slots.mapped(), q_slot.data(), n * 4);
+    const ops::AttentionSplit split{16, 3};
+    const std::vector<float> q = randomFloats(size_t{n} * q_dim, -2.0f, 2.0f);
+    vk::Buffer q_buf = upload(q, "q");
+    vk::Buffer out = poisoned(size_t{n} * q_dim, "attention out");
+    vk::Buffer partials =
+        memory().createBuffer(ops::attentionPartialFloats(heads, split, n) * 4, vk::MemoryKind::kDevice, "partials");
+    submit([&](vk::CommandBuffer& cmd) {
+        ops::recordAttention(ctx(), cmd,
+                             {.n = n,
+                              .heads = heads,
+                              .scale = a.scale,
+                              .split = split,
+                              .q = {vk::wholeRange(q_buf), q_dim, 0},
+                              .out = {vk::wholeRange(out), q_dim, 0},
+                              .tokens = placement,
+                              .cache = vk::wholeRange(cache.layer(0)),
+                              .partials = vk::wholeRange(partials)});
+    });
+    const auto got = download(out, size_t{n} * q_dim);
+    for (uint32_t c = 0; c < n; ++c) {
+        std::vector<float> expect(q_dim);
+        graph::ref::attention(a, std::span(q).subspan(size_t{c} * q_dim, q_dim), dev_k[q_slot[c]], dev_v[q_slot[c]],
+                              q_pos[c] + 1, expect);
+        for (uint32_t i = 0; i < q_dim; ++i) {
+            ASSERT_FALSE(isPoison(got[size_t{c} * q_dim + i]));
+            // A convex combination of values in [-1, 1]: fp32 softmax and sums over
+            // <= 37 keys stay well inside 1e-5.
+            ASSERT_NEAR(got[size_t{c} * q_dim + i], expect[i], 1e-5f) << "token " << c << " element " << i;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Attention,
+                         ::testing::Values(Shape{8, 2, 32, false}, Shape{8, 2, 32, true}, Shape{3, 3, 16, false},
+                                           Shape{2, 1, 128, true}),
+                         [](const auto& param_info) {
+                             const Shape& s = param_info.param;
+                             return std::to_string(s.q_heads) + "q" + std::to_string(s.kv_heads) + "kv" +
+                                    std::to_string(s.head_dim) + (s.neox ? "_neox" : "_normal");
+                         });
+
+class ArgMax : public Attention {};
+
+TEST_F(ArgMax, FirstLargestOfEachRow) {
+    const uint32_t n = 5, width = 1001, stride = 1024;
+    std::vector<float> logits = randomFloats(size_t{n} * stride, -10.0f, 10.0f);
+    logits[3 * stride + 500] = 50.0f;  // a tie in row 3: the first index wins
+    logits[3 * stride + 20] = 50.0f;
+    logits[4 * stride + 1000] = 60.0f;  // the last element of a row
+    logits[2 * stride + 1010] = 99.0f;  // beyond the width: ignored
+    vk::Buffer in = upload(logits, "logits");
+    vk::Buffer ids = poisoned(n, "ids");
+    submit([&](vk::CommandBuffer& cmd) {
+        ops::recordArgMax(ctx(), cmd, vk::wholeRange(in), width, stride, n, vk::wholeRange(ids));
+    });
+    std::vector<uint32_t> got(n);
+    transfer().download(ids, 0, std::as_writable_bytes(std::span(got)));
+    for (uint32_t c = 0; c < n; ++c) {
+        EXPECT_EQ(got[c], graph::ref::argMax(std::span(logits).subspan(size_t{c} * stride, width))) << "row " << c;
+    }
+    EXPECT_EQ(got[3], 20u);
+    EXPECT_EQ(got[4], 1000u);
+}
+
+}  // namespace
+}  // namespace vki::test
