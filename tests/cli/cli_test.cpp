@@ -6,10 +6,13 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "support/test_models.hpp"
 
 namespace {
 
@@ -274,3 +277,62 @@ TEST(Library, ExportsOnlyThePublicApi) {
 }
 
 }  // namespace
+
+// `vkinfer run` on a Q4_K_M Llama-shaped model: text, the speed figures, the logits
+// file, ids as the prompt, and no validation message on the way.
+TEST(Cli, RunGeneratesTextAndReportsSpeed) {
+    const std::string model = vki::test::testModel(vki::model::Arch::kLlama, "q4_k_m").string();
+    const std::string dir = ::testing::TempDir() + "vkinfer-run-" + std::to_string(::getpid());
+    ASSERT_EQ(runShell("mkdir -p " + dir).exit_code, 0);
+    Result r = runShell("VKINFER_VALIDATION=1 " + kCli + " run -m " + model +
+                        " -p 'Hello world' -n 6 --temp 0 --logits-out " + dir + "/l.json --logits-top-k 3 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output.find("VUID"), std::string::npos) << r.output;
+    for (const char* figure :
+         {"prompt: 3 tokens", "tok/s", "time to first token", "host time per step", "dispatches per token"}) {
+        EXPECT_NE(r.output.find(figure), std::string::npos) << figure << " in " << r.output;
+    }
+    std::ifstream in(dir + "/l.json");
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["prompt_tokens"], (std::vector<int>{1, 15043, 3186}));
+    ASSERT_EQ(j["generated_tokens"].size(), 6u);
+    // Every position that ran: 3 prompt tokens and 5 generated ones fed back.
+    ASSERT_EQ(j["positions"].size(), 8u);
+    for (size_t p = 0; p + 1 < j["positions"].size(); ++p) {
+        const auto& pos = j["positions"][p];
+        EXPECT_EQ(pos["position"], p);
+        ASSERT_EQ(pos["top"].size(), 3u);
+        // Greedy: the next token is the top logit of this position.
+        if (p >= 2) {
+            EXPECT_EQ(pos["top"][0]["id"], j["generated_tokens"][p - 2]);
+        }
+    }
+    // The same prompt as ids gives the same greedy tokens.
+    r = runShell(kCli + " run -q -m " + model + " --tokens 1,15043,3186 -n 6 --temp 0 --logits-out " + dir +
+                 "/l2.json 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::ifstream in2(dir + "/l2.json");
+    EXPECT_EQ(nlohmann::json::parse(in2)["generated_tokens"], j["generated_tokens"]);
+    runShell("rm -rf " + dir);
+}
+
+TEST(Cli, PromptLongerThanContextIsAClearError) {
+    const std::string model = vki::test::testModel(vki::model::Arch::kQwen2, "q8_0").string();
+    const Result r = runShell(kCli + " run -m " + model + " --ctx 16 -p '" + std::string(200, 'a') + " b c d' 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_FALSE(r.signaled);
+    EXPECT_NE(r.output.find("does not fit the context of 16 tokens"), std::string::npos) << r.output;
+}
+
+TEST(Cli, RunWithoutPromptOrWithBadIdsIsAClearError) {
+    const std::string model = vki::test::testModel(vki::model::Arch::kLlama, "f16").string();
+    Result r = runShell(kCli + " run -m " + model + " 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("give a prompt"), std::string::npos) << r.output;
+    r = runShell(kCli + " run -m " + model + " --tokens 1,x 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("'x' is not a token id"), std::string::npos) << r.output;
+    r = runShell(kCli + " run -m " + model + " --tokens 1,99999 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("outside the vocabulary"), std::string::npos) << r.output;
+}
