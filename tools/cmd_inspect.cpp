@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "graph/build.hpp"
+#include "graph/passes.hpp"
 #include "model/gguf.hpp"
 #include "tools/commands.hpp"
 
@@ -56,14 +58,28 @@ Subcommand addInspectCommand(CLI::App& app) {
         std::string path;
         bool json = false;
         bool full = false;
+        bool graph = false;
     };
     auto opts = std::make_shared<Options>();
     auto* sub = app.add_subcommand("inspect", "show a GGUF file's metadata and tensors");
     sub->add_option("model", opts->path, "GGUF file")->required();
     sub->add_flag("--json", opts->json, "print JSON");
     sub->add_flag("--full", opts->full, "print long arrays (vocabularies) in full");
+    sub->add_flag("--graph", opts->graph, "print the op graph the model compiles to, before and after fusion");
     return {sub, [opts] {
                 const auto file = model::GgufFile::open(opts->path);
+                if (opts->graph) {
+                    graph::Graph g = graph::buildGraph(file);
+                    std::printf("plain graph: %s\n", g.summary().c_str());
+                    graph::fuse(g);
+                    std::printf("fused graph: %s\n\n%s\n", g.summary().c_str(), g.dump().c_str());
+                    for (uint32_t n : {1u, 8u}) {
+                        const graph::MemoryPlan plan = graph::planMemory(g, n, 256);
+                        std::printf("activations for %u token(s) per step: %.1f KiB (%.1f KiB without reuse)\n", n,
+                                    plan.bytes / 1024.0, plan.unshared_bytes / 1024.0);
+                    }
+                    return 0;
+                }
                 uint64_t params = 0, bytes = 0;
                 std::map<std::string, uint64_t> by_type;
                 for (const auto& t : file.tensors()) {
