@@ -91,7 +91,7 @@ std::vector<uint32_t> promptIds(uint32_t count, uint32_t n_vocab, std::optional<
 
 struct DeviceInfo {
     uint32_t index = 0;
-    std::string name, type, driver, driver_version;
+    std::string name, type, driver, driver_version, driver_info, api;
 };
 
 struct ModelInfo {
@@ -198,8 +198,13 @@ Measurement measure(const Options& o) {
     vk::Device device(instance, o.device);
     const auto& caps = device.caps();
     Measurement m;
-    m.device = {caps.index, caps.name, vk::deviceTypeName(caps.device_type), caps.driver_name,
-                caps.driver_version_text};
+    m.device = {caps.index,
+                caps.name,
+                vk::deviceTypeName(caps.device_type),
+                caps.driver_name,
+                caps.driver_version_text,
+                caps.driver_info,
+                vk::apiVersionText(caps.api_version)};
     std::fprintf(stderr, "device %u: %s (%s %s)\n", caps.index, caps.name.c_str(), caps.driver_name.c_str(),
                  caps.driver_version_text.c_str());
 
@@ -248,16 +253,17 @@ void printOurs(const Measurement& m) {
     std::printf("  model        %s (%s, %u layers, dim %u, vocab %u): file %s, weights %s\n", md.name.c_str(),
                 md.arch.c_str(), md.n_layer, md.n_embd, md.n_vocab, formatBytes(md.file_bytes).c_str(),
                 formatBytes(md.weight_bytes).c_str());
-    std::printf("  device       %u: %s (%s, %s %s)\n", m.device.index, m.device.name.c_str(), m.device.type.c_str(),
-                m.device.driver.c_str(), m.device.driver_version.c_str());
+    std::printf("  device       %u: %s (%s, Vulkan %s, %s %s, %s)\n", m.device.index, m.device.name.c_str(),
+                m.device.type.c_str(), m.device.api.c_str(), m.device.driver.c_str(), m.device.driver_version.c_str(),
+                m.device.driver_info.c_str());
     std::printf("  bandwidth    %.2f GB/s (%s)\n", m.bandwidth_gb_per_s,
                 m.bandwidth_probed ? "probe: copy kernel, bytes read + written" : "given with --bandwidth");
     std::printf("  prefill      %u tokens: %.2f tok/s, time to first token %.2f ms\n", m.prompt_tokens,
                 m.prefillTokPerS(), m.prefill_seconds * 1e3);
     std::printf("  decode       %u tokens at batch 1 (greedy): %.2f tok/s, %.3f ms/token\n", m.decode_tokens,
                 m.decodeTokPerS(), m.decode_seconds * 1e3 / m.decode_tokens);
-    std::printf("  host/step    mean %.1f us, p50 %.1f us, p99 %.1f us (device wait: mean %.1f us, p99 %.1f us)\n",
-                m.host_us.mean, m.host_us.p50, m.host_us.p99, m.device_us.mean, m.device_us.p99);
+    std::printf("  host/step    mean %.1f us, p50 %.1f us, p99 %.1f us (waiting for the device: mean %.3f ms)\n",
+                m.host_us.mean, m.host_us.p50, m.host_us.p99, m.device_us.mean / 1e3);
     std::printf("  dispatches   %u per token\n", m.dispatches);
     std::printf("  weights      %s read per token: %.2f GB/s, %.1f%% of %.2f GB/s\n",
                 formatBytes(m.weight_bytes_per_token).c_str(), m.weightGbPerS(), 100 * m.bandwidthShare(),
@@ -273,7 +279,9 @@ json toJson(const Measurement& m) {
           {"name", m.device.name},
           {"type", m.device.type},
           {"driver", m.device.driver},
-          {"driver_version", m.device.driver_version}}},
+          {"driver_version", m.device.driver_version},
+          {"driver_info", m.device.driver_info},
+          {"api", m.device.api}}},
         {"model",
          {{"path", md.path},
           {"name", md.name},

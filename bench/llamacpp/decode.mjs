@@ -10,7 +10,7 @@
 //
 // Prints one JSON line on stdout: {"gpu", "device", "gpu_layers", "layers",
 // "prompt_tokens", "prompt_tok_per_s", "ttft_ms", "decode_tokens", "decode_tok_per_s",
-// "tokens", "llama_cpp"}; or {"error"} and exits 1 when the model cannot run on
+// "tokens", "llama_cpp", "node_llama_cpp"}; or {"error"} and exits 1 when the model cannot run on
 // Vulkan. It never falls back to the CPU.
 //
 // llama.cpp skips CPU-type Vulkan devices (lavapipe) unless GGML_VK_VISIBLE_DEVICES
@@ -57,7 +57,10 @@ try {
     try {
         llama = await getLlama({gpu: "vulkan", build: "never", skipDownload: true, logLevel: LlamaLogLevel.error});
     } catch (e) {
-        fail(`llama.cpp's Vulkan build cannot be used: ${e?.message ?? e}`);
+        fail(
+            `llama.cpp's Vulkan build cannot be used: ${e?.message || e?.name || e}` +
+                ` (is @node-llama-cpp/linux-x64-vulkan installed? bench/llamacpp/install.sh DIR)`,
+        );
     }
     if (llama.gpu !== "vulkan") fail(`llama.cpp loaded without Vulkan (gpu: ${llama.gpu}); not benchmarking the CPU`);
     const devices = await llama.getGpuDeviceNames();
@@ -121,6 +124,7 @@ try {
             decode_tok_per_s: n / (result.decodeMs / 1000),
             tokens: result.tokens,
             llama_cpp: `${release.repo}@${release.release}`,
+            node_llama_cpp: JSON.parse(fs.readFileSync(path.join(modules, "node-llama-cpp/package.json"), "utf8")).version,
         }),
     );
     await context.dispose();
