@@ -7,8 +7,8 @@
 // adjacent bytes: coalesced reads); each weight is decoded once and applied to all
 // NCOLS columns, and each 4-element group of x is loaded once for all ROWS rows.
 // Block scales multiply dot products of raw codes (dequant.glsl's dqRaw4), not each
-// weight. Partial sums are reduced
-// with subgroupAdd, then across subgroups in shared memory.
+// weight. Partial sums are reduced with subgroupAdd, then across subgroups in
+// shared memory.
 // Variants: one WTYPE_* (common/dequant.glsl), and GLU for the SwiGLU epilogue.
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -105,14 +105,15 @@ void main() {
     // part + CHUNK_THREADS, ... (for the nibble formats, j and j + 4 share bytes). With
     // several invocations per chunk a subgroup's loads cover a short contiguous span.
     const uint full_chunks = p.k / DQ_CHUNK;
-    for (uint item = tid; item < full_chunks * CHUNK_THREADS; item += kWorkgroupSize) {
+    const uint items = full_chunks * CHUNK_THREADS;
+    for (uint item = tid; item < items; item += kWorkgroupSize) {
         const uint ch = item / CHUNK_THREADS;
         const uint part = item % CHUNK_THREADS;
         DqChunk chunk[NMAT * ROWS];
         [[unroll]] for (uint m = 0; m < NMAT; ++m) {
             [[unroll]] for (uint r = 0; r < ROWS; ++r) chunk[m * ROWS + r] = dqChunk(m, row_base[r], ch);
         }
-        for (uint jj = 0; jj < DQ_CHUNK / 4 / CHUNK_THREADS; ++jj) {
+        [[unroll]] for (uint jj = 0; jj < DQ_CHUNK / 4 / CHUNK_THREADS; ++jj) {
             const uint j = part + jj * CHUNK_THREADS;
             vec4 xv[NCOLS];
             [[unroll]] for (uint c = 0; c < NCOLS; ++c) xv[c] = loadX4(c, ch * DQ_CHUNK + 4u * j);
@@ -142,7 +143,7 @@ void main() {
     // Plain-float rows may end in a partial chunk: one invocation (the next in turn)
     // takes its elements one by one.
     const uint tail = p.k - full_chunks * DQ_CHUNK;
-    if (tail != 0u && tid == (full_chunks * CHUNK_THREADS) % kWorkgroupSize) {
+    if (tail != 0u && tid == items % kWorkgroupSize) {
         for (uint e = 0; e < tail; ++e) {
             const uint i = full_chunks * DQ_CHUNK + e;
             const float g = HAS_NORM != 0u ? norm[i] : 1.0;

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     const vki::tools::Subcommand commands[] = {
         vki::tools::addDevicesCommand(app),  vki::tools::addProbeCommand(app),    vki::tools::addInspectCommand(app),
         vki::tools::addQuantizeCommand(app), vki::tools::addTokenizeCommand(app), vki::tools::addMakeModelCommand(app),
-        vki::tools::addConvertCommand(app),  vki::tools::addTemplateCommand(app),  vki::tools::addRunCommand(app),
+        vki::tools::addConvertCommand(app),  vki::tools::addTemplateCommand(app), vki::tools::addRunCommand(app),
         vki::tools::addChatCommand(app),
     };
 

@@ -153,8 +153,6 @@ Device::Device(Instance& instance, std::string_view spec) : instance_(instance) 
     VkPhysicalDeviceShaderIntegerDotProductFeatures dot = {
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
     dot.shaderIntegerDotProduct = caps_.integer_dot_product;
-    coopmat::VkiPhysicalDeviceCooperativeMatrixFeatures coop = {coopmat::kStructPhysicalDeviceFeatures, nullptr,
-                                                                VK_TRUE, VK_FALSE};
 
     void** tail = &features.pNext;
     auto chain = [&tail](auto& s) {
@@ -175,10 +173,9 @@ Device::Device(Instance& instance, std::string_view spec) : instance_(instance) 
             extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
         }
     }
-    if (caps_.cooperative_matrix) {
-        chain(coop);
-        extensions.push_back(coopmat::kExtensionName);
-    }
+    // VK_KHR_cooperative_matrix is probed (DeviceCaps) but not enabled yet: no kernel
+    // uses it, and Debian 12's validation layer (1.3.239) predates its feature struct
+    // and rejects it in the pNext chain. The prefill kernels that use it enable it.
     if (caps_.memory_budget) extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
     VkDeviceCreateInfo info = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};

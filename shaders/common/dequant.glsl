@@ -1,6 +1,7 @@
-// Weight decoding for the fused-dequant kernels, bit-exact with quant::dequantize
-// (ggml's dequantize_row_*: same operations in the same order, `precise` so that no
-// compiler fuses a multiply and an add into an fma).
+// Weight decoding for the fused-dequant kernels. dqValues4 is bit-exact with
+// quant::dequantize (ggml's dequantize_row_*: same operations in the same order,
+// `precise` so that no compiler fuses a multiply and an add into an fma); dqRaw4,
+// dqScale and dqOffset give the same weights factored, for dot products.
 //
 // A row is read as 32-element chunks: one block of the 32-element formats, one
 // 32-element sub-block of a 256-element K-quant super-block, or 32 plain values of
