@@ -60,6 +60,7 @@ struct Executor::Impl {
     graph::Graph graph;
     uint32_t n_ctx = 0;
     uint32_t max_n = 0;
+    uint64_t slab_limit = 0;
     vk::MemoryAllocator memory;
     vk::PipelineCache pipeline_cache;
     ops::KernelCache kernels;
@@ -113,6 +114,8 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     max_n = *std::max_element(options.buckets.begin(), options.buckets.end());
     VKI_ASSERT(max_n <= ops::kMaxMatVecColumns);
 
+    slab_limit = options.max_slab_bytes ? std::min(options.max_slab_bytes, caps.max_storage_buffer_range)
+                                        : caps.max_storage_buffer_range;
     uploadWeights(progress);
     const graph::AttentionConfig& a = graph.attention;
     inv_freq = memory.createBuffer(a.inv_freq.size() * sizeof(float), vk::MemoryKind::kDevice, "rope frequencies");
@@ -169,7 +172,7 @@ void Executor::Impl::uploadWeights(const Progress& progress) {
         if (as_floats[i]) total += uint64_t{w.rows} * w.cols * 4;
     }
     vk::Transfer transfer(device, memory);
-    const uint64_t range = device.caps().max_storage_buffer_range;
+    const uint64_t range = slab_limit;
     uint64_t done = 0;
     weights.resize(graph.weights.size());
     for (size_t i = 0; i < graph.weights.size(); ++i) {

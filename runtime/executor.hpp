@@ -24,6 +24,9 @@ struct ExecutorOptions {
     uint32_t page_tokens = 16;
     uint32_t slots = 1;                            // sequences the KV cache holds at once
     std::vector<uint32_t> buckets = {1, 2, 4, 8};  // tokens per step a plan is recorded for
+    // Largest weight slab (one storage-buffer binding); 0: the device's maxStorageBufferRange.
+    // Lower values split matrices into more row slabs (tests use it to exercise slabs).
+    uint64_t max_slab_bytes = 0;
 };
 
 struct StepTiming {

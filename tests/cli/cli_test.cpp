@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
@@ -335,4 +336,32 @@ TEST(Cli, RunWithoutPromptOrWithBadIdsIsAClearError) {
     r = runShell(kCli + " run -m " + model + " --tokens 1,99999 2>&1");
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("outside the vocabulary"), std::string::npos) << r.output;
+}
+
+// `vkinfer chat` with a template file: two turns from standard input; the second turn
+// reuses the cached conversation and computes only the new tokens.
+TEST(Cli, ChatKeepsTheConversationInTheCache) {
+    const std::string model = vki::test::testModel(vki::model::Arch::kQwen2, "q4_0").string();
+    const std::string dir = ::testing::TempDir() + "vkinfer-chat-" + std::to_string(::getpid());
+    ASSERT_EQ(runShell("mkdir -p " + dir).exit_code, 0);
+    {
+        std::ofstream t(dir + "/chatml.jinja");
+        t << "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+             "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+    }
+    Result r = runShell("printf 'Hello there\\nAnd again\\n/exit\\n' | " + kCli + " chat -m " + model + " --template " +
+                        dir + "/chatml.jinja -n 8 --temp 0 -s 'Be brief.' 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const size_t first = r.output.find("(0 cached)");
+    ASSERT_NE(first, std::string::npos) << r.output;
+    // The second turn's prompt starts with the first turn's: a prefix of it is cached.
+    const size_t second = r.output.find(" cached)", first + std::strlen("(0 cached)"));
+    ASSERT_NE(second, std::string::npos) << r.output;
+    const size_t open = r.output.rfind('(', second);
+    EXPECT_GT(std::stoi(r.output.substr(open + 1)), 10) << r.output;
+    // Without a template: a clear error.
+    r = runShell("printf 'Hi\\n' | " + kCli + " chat -m " + model + " 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("no chat template"), std::string::npos) << r.output;
+    runShell("rm -rf " + dir);
 }

@@ -24,6 +24,7 @@ struct Case {
 };
 
 class ExecutorVsReference : public test::GpuTest, public ::testing::WithParamInterface<Case> {};
+class ExecutorSlabs : public test::GpuTest {};
 
 struct Gap {
     double max_diff = 0;
@@ -101,6 +102,28 @@ TEST_P(ExecutorVsReference, LogitsAndGreedyTokensMatch) {
         next = gpu_id;
     }
     EXPECT_LE(near_ties, 1);
+}
+
+// Matrices split into row slabs of at most 1 MiB (the token embedding and the output
+// matrix into 16, the stacked QKV and the SwiGLU pair into several): the same logits.
+TEST_F(ExecutorSlabs, SplitMatricesGiveTheSameLogits) {
+    const auto file = model::GgufFile::open(test::testModel(model::Arch::kLlama, "f16"));
+    Executor whole(test::device(), file, {.n_ctx = 32});
+    Executor split(test::device(), file, {.n_ctx = 32, .max_slab_bytes = 1 << 20});
+    const graph::Graph plain = graph::buildGraph(file);
+    graph::ReferenceExecutor ref(plain, file, 32);
+    const std::vector<uint32_t> tokens = {1, 450, 4996, 17354, 1701};
+    const std::vector<uint32_t> pos = {0, 1, 2, 3, 4}, slots(5, 0);
+    whole.step(tokens, pos, slots, true);
+    split.step(tokens, pos, slots, true);
+    const auto expect = ref.forward(tokens, pos);
+    for (uint32_t c = 0; c < tokens.size(); ++c) {
+        const auto a = whole.logits(c), b = split.logits(c);
+        // Same kernels on the same rows: a slab boundary changes no summation order.
+        for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "position " << c << " logit " << i;
+        const Gap g = compare(b, std::span(expect).subspan(size_t{c} * a.size(), a.size()));
+        EXPECT_LT(g.max_diff, 1e-3 * std::max(1.0, g.max_abs));
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ExecutorVsReference,
