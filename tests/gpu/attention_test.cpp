@@ -26,18 +26,7 @@ struct Shape {
     bool neox;
 };
 
-class Attention : public GpuTest, public ::testing::WithParamInterface<Shape> {
-protected:
-    void submit(const std::function<void(vk::CommandBuffer&)>& record) {
-        vk::CommandBuffer cmd(device(), vk::QueueKind::kCompute);
-        cmd.begin();
-        record(cmd);
-        cmd.barrierToHost();
-        cmd.end();
-        cmd.submitAndWait();
-        ctx().arena.reset();
-    }
-};
+class Attention : public GpuTest, public ::testing::WithParamInterface<Shape> {};
 
 TEST_P(Attention, RopeKvThenAttentionMatchReference) {
     const Shape s = GetParam();
@@ -86,7 +75,7 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
         const std::vector<float> qkv = randomFloats(size_t{n} * width);
         vk::Buffer qkv_buf = upload(qkv, "qkv");
         vk::Buffer out = poisoned(size_t{n} * q_dim, "q roped");
-        submit([&](vk::CommandBuffer& cmd) {
+        runRecorded([&](vk::CommandBuffer& cmd) {
             ops::recordRopeKv(ctx(), cmd,
                               {.n = n,
                                .heads = heads,
@@ -152,7 +141,7 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
     vk::Buffer out = poisoned(size_t{n} * q_dim, "attention out");
     vk::Buffer partials =
         memory().createBuffer(ops::attentionPartialFloats(heads, split, n) * 4, vk::MemoryKind::kDevice, "partials");
-    submit([&](vk::CommandBuffer& cmd) {
+    runRecorded([&](vk::CommandBuffer& cmd) {
         ops::recordAttention(ctx(), cmd,
                              {.n = n,
                               .heads = heads,
@@ -187,7 +176,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Attention,
                                     std::to_string(s.head_dim) + (s.neox ? "_neox" : "_normal");
                          });
 
-class ArgMax : public Attention {};
+class ArgMax : public GpuTest {};
 
 TEST_F(ArgMax, FirstLargestOfEachRow) {
     const uint32_t n = 5, width = 1001, stride = 1024;
@@ -198,7 +187,7 @@ TEST_F(ArgMax, FirstLargestOfEachRow) {
     logits[2 * stride + 1010] = 99.0f;  // beyond the width: ignored
     vk::Buffer in = upload(logits, "logits");
     vk::Buffer ids = poisoned(n, "ids");
-    submit([&](vk::CommandBuffer& cmd) {
+    runRecorded([&](vk::CommandBuffer& cmd) {
         ops::recordArgMax(ctx(), cmd, vk::wholeRange(in), width, stride, n, vk::wholeRange(ids));
     });
     std::vector<uint32_t> got(n);

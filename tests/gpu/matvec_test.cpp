@@ -118,13 +118,7 @@ protected:
 
     template <typename Record>
     std::vector<float> run(const vk::Buffer& dst, size_t n, const Record& record) {
-        vk::CommandBuffer cmd(device(), vk::QueueKind::kCompute);
-        cmd.begin();
-        record(cmd);
-        cmd.barrierToHost();
-        cmd.end();
-        cmd.submitAndWait();
-        ctx().arena.reset();
+        runRecorded(record);
         return download(dst, n);
     }
 

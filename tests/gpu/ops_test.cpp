@@ -25,13 +25,7 @@ protected:
     // Runs `record` in one command buffer and returns dst[0..n + kGuard).
     template <typename Record>
     std::vector<float> run(const vk::Buffer& dst, size_t n, const Record& record) {
-        vk::CommandBuffer cmd(device(), vk::QueueKind::kCompute);
-        cmd.begin();
-        record(cmd);
-        cmd.barrierToHost();
-        cmd.end();
-        cmd.submitAndWait();
-        ctx().arena.reset();
+        runRecorded(record);
         return download(dst, n + kGuard);
     }
     void expectGuardIntact(const std::vector<float>& out, size_t n) {

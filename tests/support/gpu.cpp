@@ -1,5 +1,7 @@
 #include "support/gpu.hpp"
 
+#include "runtime/vk/command.hpp"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -64,6 +66,16 @@ vk::Buffer GpuTest::poisoned(size_t n, const char* label) {
     std::vector<uint32_t> poison(n, kPoison);
     transfer_->upload(b, 0, std::as_bytes(std::span(poison)));
     return b;
+}
+
+void GpuTest::runRecorded(const std::function<void(vk::CommandBuffer&)>& record) {
+    vk::CommandBuffer cmd(device(), vk::QueueKind::kCompute);
+    cmd.begin();
+    record(cmd);
+    cmd.barrierToHost();
+    cmd.end();
+    cmd.submitAndWait();
+    ctx_->arena.reset();
 }
 
 std::vector<float> GpuTest::download(const vk::Buffer& buffer, size_t n) {

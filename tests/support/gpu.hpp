@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -38,6 +39,9 @@ protected:
     // Device-local buffer of n floats, every word set to kPoison.
     vk::Buffer poisoned(size_t n, const char* label);
     std::vector<float> download(const vk::Buffer& buffer, size_t n);
+    // Records `record` into a command buffer, makes its writes visible to the host,
+    // submits and waits; then frees the descriptor sets it bound.
+    void runRecorded(const std::function<void(vk::CommandBuffer&)>& record);
 
     vk::MemoryAllocator& memory() { return *memory_; }
     vk::Transfer& transfer() { return *transfer_; }
