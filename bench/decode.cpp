@@ -58,6 +58,8 @@ struct Options {
     double bandwidth = 0;  // GB/s; 0: run the probe
     std::string json_path;
     std::string llamacpp_dir;
+    bool profile = false;
+    uint32_t attention_chunk = 0;
 };
 
 struct Summary {
@@ -116,6 +118,8 @@ struct Measurement {
     uint64_t weight_bytes_per_token = 0;
     // Greedy ids: the prompt's argmax, then one per decode step.
     std::vector<uint32_t> prompt, generated;
+    // --profile: mean GPU microseconds per decode token of each op kind ("matmul q4_K").
+    std::map<std::string, double> op_us;
 
     double prefillTokPerS() const { return prompt_tokens / prefill_seconds; }
     double decodeTokPerS() const { return decode_tokens / decode_seconds; }
@@ -173,6 +177,11 @@ void runSequence(Executor& executor, std::span<const uint32_t> prompt, uint32_t 
         generated.push_back(next);
         host_us.push_back(executor.lastTiming().host_us);
         device_us.push_back(executor.lastTiming().device_us);
+        if (out) {
+            for (const OpTime& t : executor.lastOpTimes()) {
+                out->op_us[t.detail.empty() ? t.op : t.op + " " + t.detail] += t.us / n;
+            }
+        }
         // Redraw at most every 200 ms: the bar's own cost stays out of the numbers.
         if (bar && seconds(Clock::now() - last_update) > 0.2) {
             bar->update(double(i + 1) / n, "decode");
@@ -220,7 +229,7 @@ Measurement measure(const Options& o) {
     {
         tools::ProgressBar bar("loading " + std::filesystem::path(o.model).filename().string());
         executor = std::make_unique<Executor>(
-            device, file, ExecutorOptions{.n_ctx = o.ctx},
+            device, file, ExecutorOptions{.n_ctx = o.ctx, .attention_chunk = o.attention_chunk, .profile = o.profile},
             [&](uint64_t done, uint64_t total) { bar.update(total ? double(done) / double(total) : 1.0, "weights"); });
     }
     m.model = describeModel(o.model, file, *executor);
@@ -268,6 +277,15 @@ void printOurs(const Measurement& m) {
     std::printf("  weights      %s read per token: %.2f GB/s, %.1f%% of %.2f GB/s\n",
                 formatBytes(m.weight_bytes_per_token).c_str(), m.weightGbPerS(), 100 * m.bandwidthShare(),
                 m.bandwidth_gb_per_s);
+    if (!m.op_us.empty()) {
+        std::vector<std::pair<std::string, double>> ops(m.op_us.begin(), m.op_us.end());
+        std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        double total = 0;
+        for (const auto& [name, us] : ops) total += us;
+        std::printf("  GPU time per token by op (timestamps after every op; %.1f us in all):\n", total);
+        for (const auto& [name, us] : ops)
+            std::printf("    %-16s %9.1f us  %5.1f%%\n", name.c_str(), us, 100 * us / total);
+    }
     std::fflush(stdout);
 }
 
@@ -309,7 +327,8 @@ json toJson(const Measurement& m) {
           {"dispatches_per_token", m.dispatches},
           {"weight_bytes_per_token", m.weight_bytes_per_token},
           {"weight_gb_per_s", m.weightGbPerS()},
-          {"bandwidth_fraction", m.bandwidthShare()}}},
+          {"bandwidth_fraction", m.bandwidthShare()},
+          {"gpu_us_per_token_by_op", m.op_us}}},
         {"prompt_ids", m.prompt},
         {"generated_ids", m.generated},
     };
@@ -494,6 +513,8 @@ int main(int argc, char** argv) {
     app.add_option("--bandwidth", o.bandwidth, "memory bandwidth in GB/s to compare against (skips the probe)")
         ->check(CLI::PositiveNumber);
     app.add_option("--json", o.json_path, "also write the results as JSON to FILE");
+    app.add_flag("--profile", o.profile, "time every op on the GPU and print where a decode token's time goes");
+    app.add_option("--attention-chunk", o.attention_chunk, "keys per attention split (default: from the device caps)");
     app.add_option("--llamacpp", o.llamacpp_dir,
                    "run llama.cpp's Vulkan backend on the same model too; DIR as given to bench/llamacpp/install.sh");
     CLI11_PARSE(app, argc, argv);

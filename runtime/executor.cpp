@@ -50,6 +50,7 @@ struct Plan {
     std::optional<vk::CommandBuffer> forward;      // the graph, then the ids to the host
     std::optional<vk::CommandBuffer> read_logits;  // the logits rows to the host
     uint32_t dispatches = 0;
+    std::unique_ptr<vk::TimestampPool> timestamps;  // profile: one after each op
 };
 
 }  // namespace
@@ -80,6 +81,8 @@ struct Executor::Impl {
     std::map<uint32_t, Plan> plans;
     StepTiming timing;
     uint32_t logits_rows = 0;
+    bool profile = false;
+    const Plan* last_plan = nullptr;
 
     Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOptions& options, const Progress& progress);
     void uploadWeights(const Progress& progress);
@@ -125,7 +128,8 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     const kv::KvShape shape{graph.config.n_layer, a.n_head_kv, a.head_dim, options.page_tokens};
     const uint32_t pages_per_seq = (n_ctx + shape.page_tokens - 1) / shape.page_tokens;
     kv = std::make_unique<kv::KvCache>(memory, shape, pages_per_seq * options.slots, options.slots, n_ctx);
-    split = ops::attentionSplit(caps, n_ctx);
+    split = ops::attentionSplit(caps, n_ctx, options.attention_chunk);
+    profile = options.profile;
 
     const uint64_t align = std::max<uint64_t>(caps.min_storage_buffer_offset_alignment, 16);
     ids_off = 0;
@@ -268,9 +272,15 @@ void Executor::Impl::record(Plan& plan) {
         cmd.copy(vk::wholeRange(step_host), vk::wholeRange(step_device));
         cmd.barrier();
     }
+    if (profile) {
+        plan.timestamps = std::make_unique<vk::TimestampPool>(device, static_cast<uint32_t>(graph.ops.size() + 1));
+        cmd.resetTimestamps(*plan.timestamps);
+        cmd.timestamp(*plan.timestamps, 0);
+    }
     uint32_t dispatches = 0;
     vk::BufferRange argmax_ids;
-    for (const graph::Op& op : graph.ops) {
+    for (size_t op_index = 0; op_index < graph.ops.size(); ++op_index) {
+        const graph::Op& op = graph.ops[op_index];
         switch (op.kind) {
             case graph::OpKind::kEmbed: {
                 const graph::Weight& w = graph.weights[op.w];
@@ -354,6 +364,7 @@ void Executor::Impl::record(Plan& plan) {
                             std::string("no Vulkan kernel runs unfused op '") + graph::opName(op.kind) + "'");
         }
         cmd.barrier();
+        if (profile) cmd.timestamp(*plan.timestamps, static_cast<uint32_t>(op_index + 1));
     }
     VKI_ASSERT_MSG(argmax_ids.buffer != VK_NULL_HANDLE, "the graph ends without argmax");
     cmd.barrierToHost();
@@ -451,9 +462,24 @@ std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::
     m.device.wait(done);
     const auto waited = Clock::now();
     m.logits_rows = want_logits ? n : 0;
+    m.last_plan = &plan;
     m.timing.device_us = microseconds(waited - submitted);
     m.timing.host_us = microseconds(submitted - start) + microseconds(Clock::now() - waited);
     return {reinterpret_cast<const uint32_t*>(m.ids_readback.mapped()), n};
+}
+
+std::vector<OpTime> Executor::lastOpTimes() const {
+    std::vector<OpTime> times;
+    const Plan* plan = impl_->last_plan;
+    if (!plan || !plan->timestamps || !plan->timestamps->supported()) return times;
+    const graph::Graph& g = impl_->graph;
+    for (size_t i = 0; i < g.ops.size(); ++i) {
+        const graph::Op& op = g.ops[i];
+        OpTime t{graph::opName(op.kind), "", plan->timestamps->elapsedNs(uint32_t(i), uint32_t(i + 1)) / 1000.0};
+        if (op.w != graph::kNone) t.detail = quant::traits(g.weights[op.w].dtype).name;
+        times.push_back(std::move(t));
+    }
+    return times;
 }
 
 std::span<const float> Executor::logits(uint32_t c) const {

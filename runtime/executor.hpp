@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "graph/ir.hpp"
@@ -27,6 +28,18 @@ struct ExecutorOptions {
     // Largest weight slab (one storage-buffer binding); 0: the device's maxStorageBufferRange.
     // Lower values split matrices into more row slabs (tests use it to exercise slabs).
     uint64_t max_slab_bytes = 0;
+    // Keys per attention split; 0: chosen from the device's caps.
+    uint32_t attention_chunk = 0;
+    // Writes a GPU timestamp after every op, so lastOpTimes() can say where a step's
+    // time goes (benchmarks; it adds a little time to every step).
+    bool profile = false;
+};
+
+// GPU time of one op of the last step (ExecutorOptions::profile).
+struct OpTime {
+    std::string op;      // "matmul", "attention", ...
+    std::string detail;  // matmul: the weight's dtype, e.g. "q4_K"
+    double us = 0;
 };
 
 struct StepTiming {
@@ -67,6 +80,9 @@ public:
     std::span<const float> logits(uint32_t c) const;
 
     const StepTiming& lastTiming() const;
+    // Per-op GPU times of the last step, in graph order; empty without profile or on a
+    // device whose compute queue has no timestamps.
+    std::vector<OpTime> lastOpTimes() const;
     // Dispatches one step of `bucket` tokens records (the bucket that holds n).
     uint32_t dispatches(uint32_t n) const;
     const graph::MemoryPlan& memoryPlan(uint32_t n) const;

@@ -38,12 +38,12 @@ void recordRopeKv(OpContext& ctx, vk::CommandBuffer& cmd, const RopeKvArgs& a) {
     cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings), params, ceilDiv(pairs, wg), a.n);
 }
 
-AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context) {
+AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context, uint32_t chunk) {
     // Chunks of a few hundred keys: long enough that a workgroup's fixed costs (loading
     // q, two reductions) amortize, short enough that a 4k context gives 16+ splits
     // per head. The scores of a chunk live in shared memory.
-    const uint32_t chunk = std::min<uint32_t>(256, caps.max_shared_memory / 4 / 4);
-    VKI_ASSERT(chunk >= 16 && max_context > 0);
+    if (chunk == 0) chunk = std::min<uint32_t>(256, caps.max_shared_memory / 4 / 4);
+    VKI_ASSERT(chunk >= 1 && chunk <= caps.max_shared_memory / 8 && max_context > 0);
     return {chunk, ceilDiv(max_context, chunk)};
 }
 

@@ -50,7 +50,8 @@ struct AttentionSplit {
     uint32_t chunk = 0;
     uint32_t splits = 0;
 };
-AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context);
+// `chunk` 0 picks the chunk from the caps.
+AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context, uint32_t chunk = 0);
 // Floats of partials a dispatch over n tokens needs.
 uint64_t attentionPartialFloats(const HeadShape& heads, const AttentionSplit& split, uint32_t n);
 
