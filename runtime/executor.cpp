@@ -11,6 +11,7 @@
 #include "graph/build.hpp"
 #include "runtime/ops/attention.hpp"
 #include "runtime/ops/matvec.hpp"
+#include "runtime/ops/norm.hpp"
 #include "runtime/vk/command.hpp"
 #include "runtime/vk/memory.hpp"
 #include "runtime/vk/pipeline.hpp"
@@ -77,6 +78,9 @@ struct Executor::Impl {
     uint64_t ids_off = 0, pos_off = 0, slot_off = 0, table_off = 0, step_bytes = 0;
     vk::Buffer step_host, step_device;
     vk::Buffer activations, partials;
+    // Where RMSNorm runs as its own dispatch instead of a matvec prologue: its output.
+    bool separate_norm = false;
+    vk::Buffer normed;
     vk::Buffer ids_readback, logits_readback;
     std::map<uint32_t, Plan> plans;
     StepTiming timing;
@@ -148,6 +152,17 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
         activation_bytes = std::max(activation_bytes, plan.memory.bytes);
     }
     activations = memory.createBuffer(activation_bytes, vk::MemoryKind::kDevice, "activations");
+    // Kernel choice: on CPU drivers a folded RMSNorm repeats its pass over x in each of
+    // the matvec's many small workgroups (the output matrix's 32000 rows: 16000 times),
+    // which costs more than a dispatch of its own.
+    separate_norm = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    if (separate_norm) {
+        uint32_t widest = 1;
+        for (const graph::Op& op : graph.ops) {
+            if (op.norm != graph::kNone) widest = std::max(widest, op.in[0].width);
+        }
+        normed = memory.createBuffer(uint64_t{max_n} * widest * sizeof(float), vk::MemoryKind::kDevice, "normed");
+    }
     partials = memory.createBuffer(
         ops::attentionPartialFloats({a.n_head, a.n_head_kv, a.head_dim}, split, max_n) * sizeof(float),
         vk::MemoryKind::kDevice, "attention partials");
@@ -302,6 +317,18 @@ void Executor::Impl::record(Plan& plan) {
             case graph::OpKind::kMatMul: {
                 const graph::Weight& w = graph.weights[op.w];
                 const auto& slabs = weights[op.w].slabs;
+                vk::BufferRange x = value(op.in[0].value);
+                uint32_t x_stride = graph.values[op.in[0].value].width;
+                vk::BufferRange norm = floats(op.norm);
+                if (separate_norm && op.norm != graph::kNone) {
+                    const vk::BufferRange y{normed.handle(), 0, uint64_t{n} * w.cols * sizeof(float)};
+                    ops::recordRmsNorm(ctx, cmd, x, x_stride, norm, y, w.cols, w.cols, n, graph.eps);
+                    cmd.barrier();
+                    ++dispatches;
+                    x = y;
+                    x_stride = w.cols;
+                    norm = {};
+                }
                 for (size_t s = 0; s < slabs.size(); ++s) {
                     ops::recordMatVec(ctx, cmd,
                                       {.dtype = w.dtype,
@@ -312,11 +339,11 @@ void Executor::Impl::record(Plan& plan) {
                                        .w = vk::wholeRange(slabs[s].buffer),
                                        .up = op.up == graph::kNone ? vk::BufferRange{}
                                                                    : vk::wholeRange(weights[op.up].slabs[s].buffer),
-                                       .x = value(op.in[0].value),
-                                       .x_stride = graph.values[op.in[0].value].width,
+                                       .x = x,
+                                       .x_stride = x_stride,
                                        .y = value(op.out),
                                        .y_stride = graph.values[op.out].width,
-                                       .norm = floats(op.norm),
+                                       .norm = norm,
                                        .eps = graph.eps,
                                        .bias = floats(op.bias),
                                        .accumulate = op.accumulate});

@@ -14,6 +14,7 @@ vki_shader(rope_kv          rope_kv.comp)
 vki_shader(attention_split  attention_split.comp)
 vki_shader(attention_reduce attention_reduce.comp)
 vki_shader(argmax           argmax.comp)
+vki_shader(rms_norm         rms_norm.comp)
 # Fused-dequant matrix-vector products (runtime/ops/matvec.cpp): weights of each GGUF
 # type times f32 activations into f32 outputs; _glu adds the SwiGLU up slab.
 vki_shader(matvec_f32_f32_f32 matvec.comp WTYPE_F32)

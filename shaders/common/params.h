@@ -76,6 +76,14 @@ struct AttentionParams {
     float scale;
 };
 
+// rms_norm.comp: y[c * y_stride + i] = x[c * x_stride + i] * g[i] * rms scale of x[c], i < k.
+struct RmsNormParams {
+    uint k;
+    uint x_stride;
+    uint y_stride;
+    float eps;
+};
+
 // argmax.comp: ids[c] = index of the largest of logits[c * stride .. + width) (the
 // first on ties).
 struct ArgMaxParams {

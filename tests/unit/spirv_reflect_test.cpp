@@ -33,6 +33,7 @@ const Expected kExpected[] = {
     {ShaderId::attention_split, 6, sizeof(shader::AttentionParams)},
     {ShaderId::attention_reduce, 2, sizeof(shader::AttentionParams)},
     {ShaderId::argmax, 2, sizeof(shader::ArgMaxParams)},
+    {ShaderId::rms_norm, 3, sizeof(shader::RmsNormParams)},
 };
 // The fused-dequant kernels (runtime/ops/matvec.cpp): matvec, matvec with SwiGLU, embed.
 const Expected kMatVecExpected[] = {
