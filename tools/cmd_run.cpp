@@ -82,6 +82,7 @@ Subcommand addRunCommand(CLI::App& app) {
                     std::fflush(stdout);
                 });
                 std::fputs("\n", stdout);
+                std::fflush(stdout);  // the figures go to stderr: keep the order in a shared log
                 if (!o->logits_out.empty()) {
                     nlohmann::json j = {{"model", o->model.model},
                                         {"prompt_tokens", ids},
