@@ -91,6 +91,7 @@ Subcommand addChatCommand(CLI::App& app) {
                         continue;
                     }
                     std::fputs("\n", stdout);
+                    std::fflush(stdout);
                     messages.push_back({"assistant", r.text});
                     std::fprintf(stderr, "[%u new prompt tokens (%u cached), %zu generated, %.1f tok/s]\n",
                                  r.prompt_tokens, r.cached_tokens, r.tokens.size(),
