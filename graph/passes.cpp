@@ -198,7 +198,8 @@ void fuseSwiGlu(Graph& g) {
         g.ops[*pa].up = b.w;
         g.ops[*pa].out = act.out;
         removeOps(g, {*pb, i});
-        i = 0;
+        // Both removed ops were at or before i: go on with the op that followed i.
+        i -= 2;
     }
 }
 

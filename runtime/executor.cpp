@@ -443,10 +443,12 @@ uint64_t Executor::weightBytesPerStep() const {
 }
 
 uint32_t Executor::dispatches(uint32_t n) const {
+    VKI_ASSERT(n >= 1 && n <= impl_->max_n);
     return impl_->plans.lower_bound(n)->second.dispatches;
 }
 
 const graph::MemoryPlan& Executor::memoryPlan(uint32_t n) const {
+    VKI_ASSERT(n >= 1 && n <= impl_->max_n);
     return impl_->plans.lower_bound(n)->second.memory;
 }
 

@@ -107,6 +107,13 @@ Subcommand addRunCommand(CLI::App& app) {
                                  r.prompt_seconds > 0 ? r.prompt_tokens / r.prompt_seconds : 0.0, r.tokens.size(),
                                  r.generate_seconds, r.generate_seconds > 0 ? r.decode_steps / r.generate_seconds : 0.0,
                                  r.ttft_seconds, r.host_us_per_step, ex.dispatches(1), r.stop_reason.c_str());
+                    const auto& plan = ex.memoryPlan(ex.maxStepTokens());
+                    const kv::KvCache& kv = session->executor->kvCache();
+                    std::fprintf(stderr,
+                                 "memory: weights %.1f MiB, KV cache %.1f MiB (%u of %u pages in use), activations "
+                                 "%.1f KiB for %u tokens per step (%.1f KiB without reuse)\n",
+                                 ex.weightBytes() / 1048576.0, kv.bytes() / 1048576.0, kv.pages() - kv.freePages(),
+                                 kv.pages(), plan.bytes / 1024.0, ex.maxStepTokens(), plan.unshared_bytes / 1024.0);
                 }
                 return 0;
             }};
