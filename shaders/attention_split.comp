@@ -25,6 +25,7 @@ layout(push_constant) uniform Push { AttentionParams p; };
 
 shared float q_s[kHeadDim];
 shared float p_s[kChunk];
+shared uint v_row[kChunk];  // first f16 pair of each key's V row: one page-table walk per key
 
 // Index (in f16 pairs) of the first pair of token t's K (which = 0) or V (1) row.
 uint rowPair(uint slot, uint t, uint kvh, uint which) {
@@ -55,6 +56,7 @@ void main() {
     float m = uintBitsToFloat(0xff800000u);
     for (uint t = t0 + tid; t < t1; t += kWorkgroupSize) {
         const uint kp = rowPair(slot, t, kvh, 0);
+        v_row[t - t0] = rowPair(slot, t, kvh, 1);
         float s = 0.0;
         for (uint d2 = 0; d2 < kHeadDim / 2; ++d2) {
             const vec2 kv = unpackHalf2x16(cache[kp + d2]);
@@ -70,11 +72,11 @@ void main() {
         p_s[t - t0] = e;
         l += e;
     }
-    l = workgroupSum(l);  // its barriers also publish p_s
+    l = workgroupSum(l);  // its barriers also publish p_s and v_row
 
     for (uint d2 = tid; d2 < kHeadDim / 2; d2 += kWorkgroupSize) {
         vec2 acc = vec2(0.0);
-        for (uint t = t0; t < t1; ++t) acc += p_s[t - t0] * unpackHalf2x16(cache[rowPair(slot, t, kvh, 1) + d2]);
+        for (uint t = t0; t < t1; ++t) acc += p_s[t - t0] * unpackHalf2x16(cache[v_row[t - t0] + d2]);
         partials[dst + 2 + 2 * d2] = acc.x;
         partials[dst + 3 + 2 * d2] = acc.y;
     }

@@ -44,8 +44,8 @@ AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context, 
     // took 12% less attention time than 256); CPU drivers with two threads gain
     // nothing from more splits, and fewer partials are less to combine. The scores of
     // a chunk live in shared memory.
-    if (chunk == 0) chunk = std::min<uint32_t>(caps.subgroup_size >= 32 ? 64 : 256, caps.max_shared_memory / 4 / 4);
-    VKI_ASSERT(chunk >= 1 && chunk <= caps.max_shared_memory / 8 && max_context > 0);
+    if (chunk == 0) chunk = std::min<uint32_t>(caps.subgroup_size >= 32 ? 64 : 256, caps.max_shared_memory / 16);
+    VKI_ASSERT(chunk >= 1 && chunk <= caps.max_shared_memory / 16 && max_context > 0);
     return {chunk, ceilDiv(max_context, chunk)};
 }
 
