@@ -1,11 +1,14 @@
-// vkinfer_bench_decode: decode speed of one model file on one device at batch 1, and
-// how close it comes to the device's measured memory bandwidth; optionally beside
-// llama.cpp's Vulkan backend on the same file (bench/llamacpp/decode.mjs).
-//   vkinfer_bench_decode -m model.gguf [--device D] [-n 128] [--prompt-tokens 16]
+// vkinfer_bench_decode: prompt (prefill) and decode speed of one model file on one
+// device at batch 1, against the device's measured arithmetic rate and memory
+// bandwidth; optionally beside llama.cpp's Vulkan backend on the same file
+// (bench/llamacpp/decode.mjs).
+//   vkinfer_bench_decode -m model.gguf [--device D] [-n 128] [--prompt-tokens 512]
 //                        [--bandwidth GB/s] [--json FILE] [--llamacpp DIR]
 // Decoding reads every weight matrix once per token, so at batch 1 it is bound by
 // memory bandwidth: weight bytes per token / seconds per token is the bandwidth the
 // decoder achieves, and its share of the probe's copy bandwidth is how much is left.
+// A prompt is bound by arithmetic: its FLOPs (2 per weight per token, plus attention)
+// per second against the probe's fp32 and fp16 rates.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +56,7 @@ struct Options {
     std::string model;
     std::string device = "auto";
     uint32_t n = 128;
-    uint32_t prompt_tokens = 16;
+    uint32_t prompt_tokens = 512;
     uint32_t ctx = 0;
     double bandwidth = 0;  // GB/s; 0: run the probe
     std::string json_path;
@@ -108,6 +111,8 @@ struct Measurement {
     ModelInfo model;
     double bandwidth_gb_per_s = 0;
     bool bandwidth_probed = false;
+    double fp32_gflops = 0, fp16_gflops = 0;  // the probe's arithmetic rates (0: not probed)
+    double prefill_flops = 0;                 // FLOPs the prompt needs (see prefillFlops)
 
     uint32_t prompt_tokens = 0;
     double prefill_seconds = 0;  // the prompt's steps up to its argmax: the time to first token
@@ -122,6 +127,7 @@ struct Measurement {
     std::map<std::string, double> op_us;
 
     double prefillTokPerS() const { return prompt_tokens / prefill_seconds; }
+    double prefillGflops() const { return prefill_flops / prefill_seconds / 1e9; }
     double decodeTokPerS() const { return decode_tokens / decode_seconds; }
     double weightGbPerS() const { return double(weight_bytes_per_token) * decodeTokPerS() / 1e9; }
     double bandwidthShare() const { return weightGbPerS() / bandwidth_gb_per_s; }
@@ -140,6 +146,23 @@ ModelInfo describeModel(const std::string& path, const model::GgufFile& file, co
     m.weight_bytes = executor.weightBytes();
     for (const auto& t : file.tensors()) m.tensor_types[quant::traits(t.type).name] += t.size;
     return m;
+}
+
+// FLOPs a prompt of n tokens needs from position 0: every matrix of the layers once
+// per token (2 per weight: multiply and add), the output matrix for the last token
+// only (the one whose logits are used), and causal attention (QK^T and PV: 4 *
+// head_dim per query head per key, n (n + 1) / 2 keys in all, per layer).
+double prefillFlops(const graph::Graph& g, uint32_t n) {
+    double layer_weights = 0, output_weights = 0;
+    for (const graph::Op& op : g.ops) {
+        if (op.kind != graph::OpKind::kMatMul) continue;
+        double elements = double(g.weights[op.w].rows) * g.weights[op.w].cols;
+        if (op.up != graph::kNone) elements *= 2;
+        (op.out == g.logits ? output_weights : layer_weights) += elements;
+    }
+    const auto& a = g.attention;
+    const double attention = 4.0 * a.head_dim * a.n_head * (double(n) * (n + 1) / 2) * g.config.n_layer;
+    return 2 * layer_weights * n + 2 * output_weights + attention;
 }
 
 // Runs the prompt in steps of up to maxStepTokens() from position 0 of slot 0, then
@@ -220,8 +243,10 @@ Measurement measure(const Options& o) {
     m.bandwidth_gb_per_s = o.bandwidth;
     if (o.bandwidth <= 0) {
         tools::ProgressBar bar("probe");
-        m.bandwidth_gb_per_s =
-            runProbe(device, [&](std::string_view step, double f) { bar.update(f, step); }).copy_gb_per_s;
+        const ProbeResult probe = runProbe(device, [&](std::string_view step, double f) { bar.update(f, step); });
+        m.bandwidth_gb_per_s = probe.copy_gb_per_s;
+        m.fp32_gflops = probe.fp32_gflops;
+        m.fp16_gflops = probe.fp16_gflops.value_or(0);
         m.bandwidth_probed = true;
     }
 
@@ -243,6 +268,7 @@ Measurement measure(const Options& o) {
     const std::vector<uint32_t> prompt =
         promptIds(o.prompt_tokens, executor->vocabSize(), bos >= 0 ? std::optional(uint32_t(bos)) : std::nullopt);
     m.dispatches = executor->dispatches(1);
+    m.prefill_flops = prefillFlops(executor->graph(), o.prompt_tokens);
     m.weight_bytes_per_token = executor->weightBytesPerStep();
 
     {
@@ -269,6 +295,12 @@ void printOurs(const Measurement& m) {
                 m.bandwidth_probed ? "probe: copy kernel, bytes read + written" : "given with --bandwidth");
     std::printf("  prefill      %u tokens: %.2f tok/s, time to first token %.2f ms\n", m.prompt_tokens,
                 m.prefillTokPerS(), m.prefill_seconds * 1e3);
+    std::printf("  prefill rate %.2f GFLOP/s", m.prefillGflops());
+    if (m.fp32_gflops > 0)
+        std::printf(", %.1f%% of the probe's fp32 %.1f", 100 * m.prefillGflops() / m.fp32_gflops, m.fp32_gflops);
+    if (m.fp16_gflops > 0)
+        std::printf(", %.1f%% of its fp16 %.1f", 100 * m.prefillGflops() / m.fp16_gflops, m.fp16_gflops);
+    std::printf(" GFLOP/s\n");
     std::printf("  decode       %u tokens at batch 1 (greedy): %.2f tok/s, %.3f ms/token\n", m.decode_tokens,
                 m.decodeTokPerS(), m.decode_seconds * 1e3 / m.decode_tokens);
     std::printf("  host/step    mean %.1f us, p50 %.1f us, p99 %.1f us (waiting for the device: mean %.3f ms)\n",
@@ -316,6 +348,10 @@ json toJson(const Measurement& m) {
          {{"tokens", m.prompt_tokens},
           {"seconds", m.prefill_seconds},
           {"tok_per_s", m.prefillTokPerS()},
+          {"flops", m.prefill_flops},
+          {"gflop_per_s", m.prefillGflops()},
+          {"probe_fp32_gflop_per_s", m.fp32_gflops},
+          {"probe_fp16_gflop_per_s", m.fp16_gflops},
           {"ttft_ms", m.prefill_seconds * 1e3}}},
         {"decode",
          {{"tokens", m.decode_tokens},

@@ -1,6 +1,9 @@
 #include "graph/reference_ops.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "common/error.hpp"
 
@@ -28,6 +31,22 @@ namespace {
 
 float silu(float v) {
     return v / (1.0f + std::exp(-v));
+}
+
+// The shader's recipQ8_1: every step a correctly rounded fp32 multiply or subtract;
+// volatile keeps a compiler from contracting them into an fma.
+float recipQ8_1(float a) {
+    uint32_t bits;
+    std::memcpy(&bits, &a, 4);
+    bits = 0x7EF311C3u - bits;
+    float y;
+    std::memcpy(&y, &bits, 4);
+    for (int i = 0; i < 4; ++i) {
+        volatile float t = a * y;
+        volatile float u = 2.0f - t;
+        y = y * u;
+    }
+    return y;
 }
 
 double dot(const float* a, const float* b, uint32_t k) {
@@ -73,6 +92,38 @@ void matMul(const MatMulF32& m, std::span<const float> x, uint32_t n, std::span<
             out = m.accumulate ? out + v : v;
         }
     }
+}
+
+Q8_1 quantizeQ8_1(std::span<const float> x, uint32_t k, uint32_t n) {
+    VKI_ASSERT(k % 32 == 0 && x.size() >= size_t{n} * k);
+    constexpr float kInv127 = 0x1.020408p-7f;  // fl(1/127), bits 0x3C010204
+    Q8_1 q;
+    q.codes.resize(size_t{n} * k);
+    q.d.resize(size_t{n} * k / 32);
+    q.s.resize(q.d.size());
+    for (size_t b = 0; b < q.d.size(); ++b) {
+        const float* v = &x[b * 32];
+        float amax = 0.0f;
+        for (int e = 0; e < 32; ++e) amax = std::max(amax, std::fabs(v[e]));
+        float d = amax * kInv127;
+        if (d < std::numeric_limits<float>::min()) d = 0.0f;
+        const float id = d != 0.0f ? recipQ8_1(d) : 0.0f;
+        int sum = 0;
+        for (int e = 0; e < 32; ++e) {
+            const int c = static_cast<int>(std::round(v[e] * id));
+            q.codes[b * 32 + e] = static_cast<int8_t>(c);
+            sum += c;
+        }
+        q.d[b] = d;
+        q.s[b] = d * static_cast<float>(sum);
+    }
+    return q;
+}
+
+std::vector<float> dequantQ8_1(const Q8_1& q) {
+    std::vector<float> out(q.codes.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = q.d[i / 32] * q.codes[i];
+    return out;
 }
 
 void rope(std::span<float> x, uint32_t heads, const AttentionConfig& a, uint32_t position) {

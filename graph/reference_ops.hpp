@@ -53,6 +53,22 @@ struct MatMulF32 {
 };
 void matMul(const MatMulF32& m, std::span<const float> x, uint32_t n, std::span<float> y);
 
+// Activations quantized per 32-element block for the integer dot-product matmul, the
+// host twin of shaders/quantize_q8_1.comp and bit-exact with it for inputs without
+// subnormals. Per block of a column: d = amax * fl(1/127) (0 when that is subnormal),
+// id = 1/d by four Newton steps from a bit-pattern guess (no division: Vulkan's is
+// inexact), q = round(x * id) rounding halves away from zero (C's roundf), s = d * sum(q).
+// That is ggml's quantize_row_q8_1 but for how d and 1/d are computed.
+struct Q8_1 {
+    std::vector<int8_t> codes;  // n * k
+    std::vector<float> d;       // n * k / 32
+    std::vector<float> s;       // n * k / 32
+};
+// x: n * k floats, k a multiple of 32.
+Q8_1 quantizeQ8_1(std::span<const float> x, uint32_t k, uint32_t n);
+// d * q per element: n * k floats.
+std::vector<float> dequantQ8_1(const Q8_1& q);
+
 // Embedding rows: y[c] = dequantized row ids[c] of the table (rows x k of dtype).
 void embed(quant::DType dtype, std::span<const std::byte> table, uint32_t rows, uint32_t k,
            std::span<const uint32_t> ids, std::span<float> y);

@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "graph/build.hpp"
 #include "runtime/ops/attention.hpp"
+#include "runtime/ops/matmul.hpp"
 #include "runtime/ops/matvec.hpp"
 #include "runtime/ops/norm.hpp"
 #include "runtime/vk/command.hpp"
@@ -43,15 +44,24 @@ struct DeviceWeight {
     vk::Buffer floats;
 };
 
-// One shape bucket: its recording and the sizes it was recorded for.
-struct Plan {
-    uint32_t n = 0;
-    graph::MemoryPlan memory;
-    std::unique_ptr<vk::DescriptorArena> arena;
+// One recording of a bucket's graph.
+struct Recording {
+    uint32_t columns = 0;                          // output columns: all n, or the last token's
     std::optional<vk::CommandBuffer> forward;      // the graph, then the ids to the host
     std::optional<vk::CommandBuffer> read_logits;  // the logits rows to the host
     uint32_t dispatches = 0;
     std::unique_ptr<vk::TimestampPool> timestamps;  // profile: one after each op
+};
+
+// One shape bucket: its recordings and the sizes they were recorded for.
+struct Plan {
+    uint32_t n = 0;
+    graph::MemoryPlan memory;
+    std::unique_ptr<vk::DescriptorArena> arena;
+    Recording all;
+    // Prompt buckets: the output matrix and argmax for the last token only (the other
+    // tokens of a prompt chunk need no logits).
+    std::optional<Recording> last;
 };
 
 }  // namespace
@@ -84,13 +94,22 @@ struct Executor::Impl {
     vk::Buffer ids_readback, logits_readback;
     std::map<uint32_t, Plan> plans;
     StepTiming timing;
-    uint32_t logits_rows = 0;
+    // The last step's logits rows: token c's row is c - logits_first (all_tokens: 0).
+    uint32_t logits_first = 0, logits_end = 0;
     bool profile = false;
-    const Plan* last_plan = nullptr;
+    const Recording* last_recording = nullptr;
 
     Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOptions& options, const Progress& progress);
     void uploadWeights(const Progress& progress);
-    void record(Plan& plan);
+    void record(Plan& plan, Recording& rec);
+    // Whether the output matrix's input column n - 1 starts at a bindable offset.
+    bool lastColumnBindable(uint32_t n, uint64_t align) const {
+        for (const graph::Op& op : graph.ops) {
+            if (op.kind == graph::OpKind::kMatMul && op.out == graph.logits)
+                return uint64_t{n - 1} * graph.values[op.in[0].value].width * sizeof(float) % align == 0;
+        }
+        return false;
+    }
     const vk::Buffer& stepBuffer() const { return step_device ? step_device : step_host; }
     vk::BufferRange stepRange(uint64_t offset, uint64_t bytes) const { return {stepBuffer().handle(), offset, bytes}; }
 };
@@ -118,8 +137,6 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     }
     n_ctx = options.n_ctx ? options.n_ctx : std::min<uint32_t>(graph.config.n_ctx, 4096);
     VKI_ASSERT(!options.buckets.empty());
-    max_n = *std::max_element(options.buckets.begin(), options.buckets.end());
-    VKI_ASSERT(max_n <= ops::kMaxMatVecColumns);
 
     slab_limit = options.max_slab_bytes ? std::min(options.max_slab_bytes, caps.max_storage_buffer_range)
                                         : caps.max_storage_buffer_range;
@@ -136,6 +153,27 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     profile = options.profile;
 
     const uint64_t align = std::max<uint64_t>(caps.min_storage_buffer_offset_alignment, 16);
+    // Buckets whose largest activation would exceed one binding are dropped.
+    for (uint32_t n : options.buckets) {
+        VKI_ASSERT(n >= 1);
+        graph::MemoryPlan plan_memory = graph::planMemory(graph, n, align);
+        uint64_t widest = 0;
+        for (const graph::Value& v : graph.values) widest = std::max<uint64_t>(widest, uint64_t{n} * v.width * 4);
+        if (widest > caps.max_storage_buffer_range) {
+            VKI_LOG_DEBUG("executor: bucket {} dropped: an activation of {} bytes exceeds the binding range", n,
+                          widest);
+            continue;
+        }
+        Plan& plan = plans[n];
+        plan.n = n;
+        plan.memory = std::move(plan_memory);
+    }
+    if (plans.empty()) {
+        throw Error(ErrorCode::kUnsupported, "no step size fits device \"" + caps.name +
+                                                 "\"'s storage-buffer range: the logits of one token exceed it");
+    }
+    max_n = plans.rbegin()->first;
+    const uint32_t decode_n = std::min(max_n, ops::kMaxMatVecColumns);
     ids_off = 0;
     pos_off = alignUp(ids_off + max_n * 4, align);
     slot_off = alignUp(pos_off + max_n * 4, align);
@@ -145,18 +183,14 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     if (!caps.uma) step_device = memory.createBuffer(step_bytes, vk::MemoryKind::kDevice, "step parameters (device)");
 
     uint64_t activation_bytes = 0;
-    for (uint32_t n : options.buckets) {
-        Plan& plan = plans[n];
-        plan.n = n;
-        plan.memory = graph::planMemory(graph, n, align);
-        activation_bytes = std::max(activation_bytes, plan.memory.bytes);
-    }
+    for (const auto& [n, plan] : plans) activation_bytes = std::max(activation_bytes, plan.memory.bytes);
     activations = memory.createBuffer(activation_bytes, vk::MemoryKind::kDevice, "activations");
     // Kernel choice: on CPU drivers a folded RMSNorm repeats its pass over x in each of
     // the matvec's many small workgroups (the output matrix's 32000 rows: 16000 times),
-    // which costs more than a dispatch of its own.
+    // which costs more than a dispatch of its own. The prompt matmul has no norm
+    // prologue: prompt buckets always run it separately.
     separate_norm = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-    if (separate_norm) {
+    if (separate_norm || max_n > ops::kMaxMatVecColumns) {
         uint32_t widest = 1;
         for (const graph::Op& op : graph.ops) {
             if (op.norm != graph::kNone) widest = std::max(widest, op.in[0].width);
@@ -164,12 +198,22 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
         normed = memory.createBuffer(uint64_t{max_n} * widest * sizeof(float), vk::MemoryKind::kDevice, "normed");
     }
     partials = memory.createBuffer(
-        ops::attentionPartialFloats({a.n_head, a.n_head_kv, a.head_dim}, split, max_n) * sizeof(float),
+        ops::attentionPartialFloats({a.n_head, a.n_head_kv, a.head_dim}, split, decode_n) * sizeof(float),
         vk::MemoryKind::kDevice, "attention partials");
     ids_readback = memory.createBuffer(max_n * 4, vk::MemoryKind::kReadback, "sampled ids");
     logits_readback =
         memory.createBuffer(uint64_t{max_n} * graph.config.n_vocab * 4, vk::MemoryKind::kReadback, "logits");
-    for (auto& [n, plan] : plans) record(plan);
+    for (auto& [n, plan] : plans) {
+        plan.arena = std::make_unique<vk::DescriptorArena>(device, static_cast<uint32_t>(graph.ops.size() * 8 + 128),
+                                                           static_cast<uint32_t>(graph.ops.size() * 80 + 512));
+        plan.all.columns = n;
+        record(plan, plan.all);
+        if (n > ops::kMaxMatVecColumns && lastColumnBindable(n, align)) {
+            plan.last.emplace();
+            plan.last->columns = 1;
+            record(plan, *plan.last);
+        }
+    }
     VKI_LOG_DEBUG("executor: {} on {}, {} weights {:.1f} MiB, KV {:.1f} MiB, activations {:.2f} MiB, {}",
                   graph.config.name, caps.name, graph.weights.size(), weight_bytes / 1048576.0, kv->bytes() / 1048576.0,
                   activation_bytes / 1048576.0, graph.summary());
@@ -258,11 +302,11 @@ void Executor::Impl::uploadWeights(const Progress& progress) {
     }
 }
 
-void Executor::Impl::record(Plan& plan) {
+void Executor::Impl::record(Plan& plan, Recording& rec) {
     const uint32_t n = plan.n;
+    // Prompt buckets run the tiled matmul, flash attention and a separate RMSNorm.
+    const bool prompt = n > ops::kMaxMatVecColumns;
     const graph::AttentionConfig& a = graph.attention;
-    plan.arena = std::make_unique<vk::DescriptorArena>(device, static_cast<uint32_t>(graph.ops.size() * 4 + 64),
-                                                       static_cast<uint32_t>(graph.ops.size() * 40 + 256));
     ops::OpContext ctx{device, kernels, *plan.arena};
     auto value = [&](graph::ValueId v) {
         return vk::BufferRange{activations.handle(), plan.memory.offsets[v],
@@ -280,17 +324,17 @@ void Executor::Impl::record(Plan& plan) {
     };
     const vk::BufferRange ids_device = stepRange(ids_off, n * 4);
 
-    plan.forward.emplace(device, vk::QueueKind::kCompute);
-    vk::CommandBuffer& cmd = *plan.forward;
+    rec.forward.emplace(device, vk::QueueKind::kCompute);
+    vk::CommandBuffer& cmd = *rec.forward;
     cmd.begin(true);
     if (step_device) {
         cmd.copy(vk::wholeRange(step_host), vk::wholeRange(step_device));
         cmd.barrier();
     }
     if (profile) {
-        plan.timestamps = std::make_unique<vk::TimestampPool>(device, static_cast<uint32_t>(graph.ops.size() + 1));
-        cmd.resetTimestamps(*plan.timestamps);
-        cmd.timestamp(*plan.timestamps, 0);
+        rec.timestamps = std::make_unique<vk::TimestampPool>(device, static_cast<uint32_t>(graph.ops.size() + 1));
+        cmd.resetTimestamps(*rec.timestamps);
+        cmd.timestamp(*rec.timestamps, 0);
     }
     uint32_t dispatches = 0;
     vk::BufferRange argmax_ids;
@@ -319,10 +363,17 @@ void Executor::Impl::record(Plan& plan) {
                 const auto& slabs = weights[op.w].slabs;
                 vk::BufferRange x = value(op.in[0].value);
                 uint32_t x_stride = graph.values[op.in[0].value].width;
+                // The output matrix of a last-token recording reads that token's column.
+                const bool output = op.out == graph.logits;
+                const uint32_t cols = output ? rec.columns : n;
+                if (cols < n) {
+                    const uint64_t skip = uint64_t{n - cols} * x_stride * sizeof(float);
+                    x = {x.buffer, x.offset + skip, x.size - skip};
+                }
                 vk::BufferRange norm = floats(op.norm);
-                if (separate_norm && op.norm != graph::kNone) {
-                    const vk::BufferRange y{normed.handle(), 0, uint64_t{n} * w.cols * sizeof(float)};
-                    ops::recordRmsNorm(ctx, cmd, x, x_stride, norm, y, w.cols, w.cols, n, graph.eps);
+                if ((separate_norm || prompt) && op.norm != graph::kNone) {
+                    const vk::BufferRange y{normed.handle(), 0, uint64_t{cols} * w.cols * sizeof(float)};
+                    ops::recordRmsNorm(ctx, cmd, x, x_stride, norm, y, w.cols, w.cols, cols, graph.eps);
                     cmd.barrier();
                     ++dispatches;
                     x = y;
@@ -330,23 +381,27 @@ void Executor::Impl::record(Plan& plan) {
                     norm = {};
                 }
                 for (size_t s = 0; s < slabs.size(); ++s) {
-                    ops::recordMatVec(ctx, cmd,
-                                      {.dtype = w.dtype,
-                                       .k = w.cols,
-                                       .rows = slabs[s].rows,
-                                       .row0 = slabs[s].row0,
-                                       .n = n,
-                                       .w = vk::wholeRange(slabs[s].buffer),
-                                       .up = op.up == graph::kNone ? vk::BufferRange{}
-                                                                   : vk::wholeRange(weights[op.up].slabs[s].buffer),
-                                       .x = x,
-                                       .x_stride = x_stride,
-                                       .y = value(op.out),
-                                       .y_stride = graph.values[op.out].width,
-                                       .norm = norm,
-                                       .eps = graph.eps,
-                                       .bias = floats(op.bias),
-                                       .accumulate = op.accumulate});
+                    const ops::MatVecArgs args{.dtype = w.dtype,
+                                               .k = w.cols,
+                                               .rows = slabs[s].rows,
+                                               .row0 = slabs[s].row0,
+                                               .n = cols,
+                                               .w = vk::wholeRange(slabs[s].buffer),
+                                               .up = op.up == graph::kNone
+                                                         ? vk::BufferRange{}
+                                                         : vk::wholeRange(weights[op.up].slabs[s].buffer),
+                                               .x = x,
+                                               .x_stride = x_stride,
+                                               .y = value(op.out),
+                                               .y_stride = graph.values[op.out].width,
+                                               .norm = norm,
+                                               .eps = graph.eps,
+                                               .bias = floats(op.bias),
+                                               .accumulate = op.accumulate};
+                    if (cols > ops::kMaxMatVecColumns)
+                        ops::recordMatMul(ctx, cmd, args);
+                    else
+                        ops::recordMatVec(ctx, cmd, args);
                     ++dispatches;
                 }
                 break;
@@ -367,6 +422,18 @@ void Executor::Impl::record(Plan& plan) {
                 ++dispatches;
                 break;
             case graph::OpKind::kAttention:
+                if (prompt) {
+                    ops::recordFlashAttention(ctx, cmd,
+                                              {.n = n,
+                                               .heads = heads,
+                                               .scale = a.scale,
+                                               .q = strided(op.in[0]),
+                                               .out = {value(op.out), graph.values[op.out].width, 0},
+                                               .tokens = tokens,
+                                               .cache = vk::wholeRange(kv->layer(op.layer))});
+                    ++dispatches;
+                    break;
+                }
                 ops::recordAttention(ctx, cmd,
                                      {.n = n,
                                       .heads = heads,
@@ -381,8 +448,9 @@ void Executor::Impl::record(Plan& plan) {
                 break;
             case graph::OpKind::kArgMax: {
                 const graph::Operand& in = op.in[0];
-                argmax_ids = {ids_readback.handle(), 0, n * 4};
-                ops::recordArgMax(ctx, cmd, value(in.value), in.width, graph.values[in.value].width, n, argmax_ids);
+                argmax_ids = {ids_readback.handle(), 0, rec.columns * 4};
+                ops::recordArgMax(ctx, cmd, value(in.value), in.width, graph.values[in.value].width, rec.columns,
+                                  argmax_ids);
                 ++dispatches;
                 break;
             }
@@ -391,19 +459,20 @@ void Executor::Impl::record(Plan& plan) {
                             std::string("no Vulkan kernel runs unfused op '") + graph::opName(op.kind) + "'");
         }
         cmd.barrier();
-        if (profile) cmd.timestamp(*plan.timestamps, static_cast<uint32_t>(op_index + 1));
+        if (profile) cmd.timestamp(*rec.timestamps, static_cast<uint32_t>(op_index + 1));
     }
     VKI_ASSERT_MSG(argmax_ids.buffer != VK_NULL_HANDLE, "the graph ends without argmax");
     cmd.barrierToHost();
     cmd.end();
-    plan.dispatches = dispatches;
+    rec.dispatches = dispatches;
 
-    plan.read_logits.emplace(device, vk::QueueKind::kCompute);
-    vk::CommandBuffer& copy = *plan.read_logits;
+    rec.read_logits.emplace(device, vk::QueueKind::kCompute);
+    vk::CommandBuffer& copy = *rec.read_logits;
     copy.begin(true);
     copy.barrier();
     const vk::BufferRange logits = value(graph.logits);
-    copy.copy(logits, {logits_readback.handle(), 0, logits.size});
+    copy.copy({logits.buffer, logits.offset, uint64_t{rec.columns} * graph.config.n_vocab * sizeof(float)},
+              {logits_readback.handle(), 0, uint64_t{rec.columns} * graph.config.n_vocab * sizeof(float)});
     copy.barrierToHost();
     copy.end();
 }
@@ -444,7 +513,7 @@ uint64_t Executor::weightBytesPerStep() const {
 
 uint32_t Executor::dispatches(uint32_t n) const {
     VKI_ASSERT(n >= 1 && n <= impl_->max_n);
-    return impl_->plans.lower_bound(n)->second.dispatches;
+    return impl_->plans.lower_bound(n)->second.all.dispatches;
 }
 
 const graph::MemoryPlan& Executor::memoryPlan(uint32_t n) const {
@@ -453,7 +522,7 @@ const graph::MemoryPlan& Executor::memoryPlan(uint32_t n) const {
 }
 
 std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::span<const uint32_t> positions,
-                                         std::span<const uint32_t> slots, bool want_logits) {
+                                         std::span<const uint32_t> slots, StepOutputs outputs) {
     Impl& m = *impl_;
     const auto start = Clock::now();
     const uint32_t n = static_cast<uint32_t>(tokens.size());
@@ -485,21 +554,27 @@ std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::
     put(m.slot_off, slots);
     std::memcpy(host + m.table_off, m.kv->pageTables().data(), m.kv->pageTables().size_bytes());
 
-    vk::SyncPoint done = plan.forward->submit();
-    if (want_logits) done = plan.read_logits->submit();
+    // Padding repeats the last token, so the bucket's last column holds its result.
+    const bool last_only = !outputs.all_tokens && plan.last;
+    Recording& rec = last_only ? *plan.last : plan.all;
+    vk::SyncPoint done = rec.forward->submit();
+    if (outputs.logits) done = rec.read_logits->submit();
     const auto submitted = Clock::now();
     m.device.wait(done);
     const auto waited = Clock::now();
-    m.logits_rows = want_logits ? n : 0;
-    m.last_plan = &plan;
+    m.logits_first = last_only ? n - 1 : 0;
+    m.logits_end = outputs.logits ? n : 0;
+    m.last_recording = &rec;
     m.timing.device_us = microseconds(waited - submitted);
     m.timing.host_us = microseconds(submitted - start) + microseconds(Clock::now() - waited);
-    return {reinterpret_cast<const uint32_t*>(m.ids_readback.mapped()), n};
+    const auto* ids = reinterpret_cast<const uint32_t*>(m.ids_readback.mapped());
+    if (last_only) return {ids, 1};
+    return outputs.all_tokens ? std::span(ids, n) : std::span(ids + n - 1, 1);
 }
 
 std::vector<OpTime> Executor::lastOpTimes() const {
     std::vector<OpTime> times;
-    const Plan* plan = impl_->last_plan;
+    const Recording* plan = impl_->last_recording;
     if (!plan || !plan->timestamps || !plan->timestamps->supported()) return times;
     const graph::Graph& g = impl_->graph;
     for (size_t i = 0; i < g.ops.size(); ++i) {
@@ -512,9 +587,11 @@ std::vector<OpTime> Executor::lastOpTimes() const {
 }
 
 std::span<const float> Executor::logits(uint32_t c) const {
-    VKI_ASSERT_MSG(c < impl_->logits_rows, "no logits: run the step with want_logits");
-    const uint32_t vocab = impl_->graph.config.n_vocab;
-    return {reinterpret_cast<const float*>(impl_->logits_readback.mapped()) + size_t{c} * vocab, vocab};
+    const Impl& m = *impl_;
+    VKI_ASSERT_MSG(c >= m.logits_first && c < m.logits_end,
+                   "no logits for this token: run the step with outputs.logits (and all_tokens for every token)");
+    const uint32_t vocab = m.graph.config.n_vocab;
+    return {reinterpret_cast<const float*>(m.logits_readback.mapped()) + size_t{c - m.logits_first} * vocab, vocab};
 }
 
 }  // namespace vki

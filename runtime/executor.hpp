@@ -1,6 +1,7 @@
 // The Vulkan executor of a model: weights on the device (row slabs within the
-// binding range), the fused graph compiled into one recorded command buffer per
-// shape bucket (n = 1, 2, 4, 8 tokens per step), the paged KV cache and the step
+// binding range), the fused graph compiled into recorded command buffers per shape
+// bucket (n = 1, 2, 4, 8 tokens per step on the decode kernels; 16 .. 512 on the
+// prompt kernels: tiled matmul and flash attention), the paged KV cache and the step
 // buffer. A step writes token ids, positions and page tables into the step buffer and
 // replays the bucket's recording; nothing is recorded per token.
 #pragma once
@@ -23,8 +24,10 @@ namespace vki {
 struct ExecutorOptions {
     uint32_t n_ctx = 0;  // positions per sequence; 0: the model's training context, at most 4096
     uint32_t page_tokens = 16;
-    uint32_t slots = 1;                            // sequences the KV cache holds at once
-    std::vector<uint32_t> buckets = {1, 2, 4, 8};  // tokens per step a plan is recorded for
+    uint32_t slots = 1;  // sequences the KV cache holds at once
+    // Tokens per step a plan is recorded for. Buckets above 8 run the prompt kernels;
+    // one whose activations exceed the device's binding range is dropped.
+    std::vector<uint32_t> buckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
     // Largest weight slab (one storage-buffer binding); 0: the device's maxStorageBufferRange.
     // Lower values split matrices into more row slabs (tests use it to exercise slabs).
     uint64_t max_slab_bytes = 0;
@@ -40,6 +43,14 @@ struct OpTime {
     std::string op;      // "matmul", "attention", ...
     std::string detail;  // matmul: the weight's dtype, e.g. "q4_K"
     double us = 0;
+};
+
+// What a step reads back.
+struct StepOutputs {
+    // Every token's greedy id (and logits row); otherwise the last token's only, which
+    // lets a prompt chunk skip the output matrix for all its other tokens.
+    bool all_tokens = false;
+    bool logits = false;  // the full logits rows besides the greedy ids
 };
 
 struct StepTiming {
@@ -71,12 +82,14 @@ public:
 
     // Runs up to maxStepTokens() tokens: token c at positions[c] of sequence slots[c]
     // (attending to that sequence's cache positions up to its own). Pages are reserved
-    // as needed. Returns the greedy (argmax) id after each token; with want_logits the
-    // full logits rows are read back too (logits()). Throws kInvalidArgument for a
-    // token outside the vocabulary or a position beyond the context.
+    // as needed. Returns the greedy (argmax) id after the last token, or after each
+    // token with outputs.all_tokens; with outputs.logits the logits rows are read back
+    // too (logits()). Throws kInvalidArgument for a token outside the vocabulary or a
+    // position beyond the context.
     std::span<const uint32_t> step(std::span<const uint32_t> tokens, std::span<const uint32_t> positions,
-                                   std::span<const uint32_t> slots, bool want_logits = false);
-    // Logits row c of the last step run with want_logits.
+                                   std::span<const uint32_t> slots, StepOutputs outputs = {});
+    // Logits row of token c of the last step run with outputs.logits: any c < n with
+    // all_tokens, else only the last token's, c = n - 1.
     std::span<const float> logits(uint32_t c) const;
 
     const StepTiming& lastTiming() const;

@@ -81,14 +81,15 @@ GenerateResult Generator::generate(std::span<const uint32_t> prompt, const Gener
         slots.assign(tokens.size(), slot);
         for (size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<uint32_t>(cached_.size() + i);
         const bool logits = need_logits && (last || options.logits_top_k > 0);
-        const auto ids = executor_.step(tokens, positions, slots, logits);
+        const auto ids =
+            executor_.step(tokens, positions, slots, {.all_tokens = options.logits_top_k > 0, .logits = logits});
         if (options.logits_top_k > 0) {
             for (uint32_t c = 0; c < tokens.size(); ++c) {
                 result.logits.push_back({positions[c], tokens[c], topK(executor_.logits(c), options.logits_top_k)});
             }
         }
         const uint32_t lastc = static_cast<uint32_t>(tokens.size() - 1);
-        if (last) next = device_greedy ? ids[lastc] : sampler.sample(executor_.logits(lastc));
+        if (last) next = device_greedy ? ids.back() : sampler.sample(executor_.logits(lastc));
         cached_.insert(cached_.end(), tokens.begin(), tokens.end());
     };
     for (size_t at = keep; at < prompt.size();) {

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "registry.hpp"
 #include "runtime/ops/elementwise.hpp"
+#include "runtime/ops/matmul.hpp"
 #include "runtime/ops/reduce.hpp"
 #include "runtime/vk/device.hpp"
 #include "runtime/vk/memory.hpp"
@@ -49,6 +51,7 @@ double createAllPipelines(vk::Device& device, VkPipelineCache cache, uint32_t* o
         if (id == shaders::ShaderId::peak_f16 && !caps.shader_fp16) continue;
         if ((id == shaders::ShaderId::sum_f32 || id == shaders::ShaderId::max_f32) && !ops::reduceSupported(caps))
             continue;
+        if (std::string_view(shaders::blob(id).name).ends_with("_coopmat") && !ops::matMulCoopMatShape(caps)) continue;
         const vk::SpecConstant spec[] = {{0, wg}};
         vk::Kernel kernel(device, shaders::blob(id), spec, cache);
         ++count;

@@ -45,11 +45,15 @@ void printTable(const vk::DeviceCaps& c, bool is_auto) {
     row("storage", std::string("8-bit ") + yesNo(c.storage_buffer_8bit) + ", 16-bit " + yesNo(c.storage_buffer_16bit));
     row("int dot product", std::string(yesNo(c.integer_dot_product)) + " (4x8 packed accelerated " +
                                yesNo(c.integer_dot_4x8_packed_accelerated) + ")");
-    std::string coop = yesNo(c.cooperative_matrix);
-    for (const auto& s : c.cooperative_matrix_shapes)
-        coop += "; " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) + " " + s.a_type +
-                "*" + s.b_type + "+" + s.c_type + "->" + s.result_type + " (" + s.scope + ")";
-    row("coop matrix", coop);
+    auto coopText = [](bool present, const std::vector<vk::CoopMatShape>& shapes) {
+        std::string text = yesNo(present);
+        for (const auto& s : shapes)
+            text += "; " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) + " " +
+                    s.a_type + "*" + s.b_type + "+" + s.c_type + "->" + s.result_type + " (" + s.scope + ")";
+        return text;
+    };
+    row("coop matrix", coopText(c.cooperative_matrix, c.cooperative_matrix_shapes));
+    row("coop matrix NV", coopText(c.cooperative_matrix_nv, c.cooperative_matrix_nv_shapes));
     row("shared memory", formatBytes(c.max_shared_memory));
     row("workgroup", "size " + std::to_string(c.max_workgroup_size[0]) + "x" + std::to_string(c.max_workgroup_size[1]) +
                          "x" + std::to_string(c.max_workgroup_size[2]) + ", invocations " +

@@ -23,5 +23,6 @@ Subcommand addConvertCommand(CLI::App& app);
 Subcommand addTemplateCommand(CLI::App& app);
 Subcommand addRunCommand(CLI::App& app);
 Subcommand addChatCommand(CLI::App& app);
+Subcommand addPerplexityCommand(CLI::App& app);
 
 }  // namespace vki::tools

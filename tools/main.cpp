@@ -18,10 +18,12 @@ int main(int argc, char** argv) {
         "VKINFER_CACHE_DIR (pipeline cache; default $XDG_CACHE_HOME/vkinfer), VKINFER_GPU_TIMEOUT_MS.");
 
     const vki::tools::Subcommand commands[] = {
-        vki::tools::addDevicesCommand(app),  vki::tools::addProbeCommand(app),    vki::tools::addInspectCommand(app),
-        vki::tools::addQuantizeCommand(app), vki::tools::addTokenizeCommand(app), vki::tools::addMakeModelCommand(app),
-        vki::tools::addConvertCommand(app),  vki::tools::addTemplateCommand(app), vki::tools::addRunCommand(app),
-        vki::tools::addChatCommand(app),
+        vki::tools::addDevicesCommand(app),    vki::tools::addProbeCommand(app),
+        vki::tools::addInspectCommand(app),    vki::tools::addQuantizeCommand(app),
+        vki::tools::addTokenizeCommand(app),   vki::tools::addMakeModelCommand(app),
+        vki::tools::addConvertCommand(app),    vki::tools::addTemplateCommand(app),
+        vki::tools::addRunCommand(app),        vki::tools::addChatCommand(app),
+        vki::tools::addPerplexityCommand(app),
     };
 
     try {

@@ -1,6 +1,7 @@
 #include "runtime/ops/attention.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "common/error.hpp"
 #include "runtime/vk/device.hpp"
@@ -18,6 +19,11 @@ uint32_t ceilDiv(uint64_t a, uint64_t b) {
 // subgroup on wide-subgroup devices, two of the narrow ones (at least 32 lanes).
 uint32_t smallWorkgroup(const vk::DeviceCaps& caps) {
     return std::max<uint32_t>(caps.subgroup_size, 32);
+}
+
+// K and V of `cols` keys (f16) and a row offset per key: 32 keys of 128 dims take 16 KiB.
+uint32_t flashSharedBytes(const FlashAttentionTiles& t, uint32_t head_dim) {
+    return t.cols * (head_dim * 4 + 4);
 }
 
 }  // namespace
@@ -70,6 +76,46 @@ void recordAttention(OpContext& ctx, vk::CommandBuffer& cmd, const AttentionArgs
     const auto& reduce = ctx.kernels.get(shaders::ShaderId::attention_reduce, {{0, wg}, {2, a.heads.head_dim}});
     const vk::BufferRange reduce_bindings[] = {a.partials, a.out.range};
     cmd.dispatch(reduce, ctx.arena.bind(reduce, reduce_bindings), params, a.heads.q_heads, a.n);
+}
+
+FlashAttentionTiles flashAttentionTiles(const vk::DeviceCaps& caps, uint32_t head_dim) {
+    if (!caps.hasSubgroupOps(VK_SUBGROUP_FEATURE_SHUFFLE_BIT))
+        throw Error(
+            ErrorCode::kUnsupported,
+            "device \"" + caps.name + "\" lacks subgroup shuffles in compute shaders (needed by flash attention)");
+    // CPU drivers run a subgroup as the SIMD lanes of one thread: with one invocation
+    // per token every K/V read of the inner loops is one address for all lanes (a
+    // load and a broadcast) and a score needs no cross-lane sum. GPUs: four
+    // invocations per token hold q and the output in 2 * head_dim / 4 registers, and
+    // 32 tokens share each staged key.
+    const bool cpu = caps.device_type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    FlashAttentionTiles t{cpu ? 64u : 32u, 32, cpu ? 1u : 4u};
+    // A token's invocations sit in one subgroup and split its pairs evenly.
+    while (t.threads > 1 && (t.threads > caps.subgroup_min_size || head_dim % (2 * t.threads) != 0)) t.threads /= 2;
+    while (t.cols > 8 && flashSharedBytes(t, head_dim) > caps.max_shared_memory) t.cols /= 2;
+    if (flashSharedBytes(t, head_dim) > caps.max_shared_memory)
+        throw Error(ErrorCode::kUnsupported, "device \"" + caps.name +
+                                                 "\" has too little shared memory for flash attention at head_dim " +
+                                                 std::to_string(head_dim));
+    return t;
+}
+
+void recordFlashAttention(OpContext& ctx, vk::CommandBuffer& cmd, const FlashAttentionArgs& a) {
+    VKI_ASSERT(a.n > 0 && a.q.offset == 0 && a.out.offset == 0 && a.heads.head_dim % 2 == 0);
+    VKI_ASSERT(a.heads.kv_heads > 0 && a.heads.q_heads % a.heads.kv_heads == 0);
+    const vk::DeviceCaps& caps = ctx.device.caps();
+    const FlashAttentionTiles t = a.tiles.rows == 0 ? flashAttentionTiles(caps, a.heads.head_dim) : a.tiles;
+    VKI_ASSERT(t.rows > 0 && t.cols > 0 && t.threads > 0 && (t.threads & (t.threads - 1)) == 0);
+    VKI_ASSERT(t.threads <= caps.subgroup_min_size && a.heads.head_dim % (2 * t.threads) == 0);
+    VKI_ASSERT(t.rows * t.threads <= caps.max_workgroup_invocations &&
+               flashSharedBytes(t, a.heads.head_dim) <= caps.max_shared_memory);
+    const shader::FlashAttentionParams params{a.n,          a.heads.q_heads,      a.heads.kv_heads,   a.q.stride,
+                                              a.out.stride, a.tokens.page_tokens, a.tokens.max_pages, a.scale};
+    const auto& kernel = ctx.kernels.get(shaders::ShaderId::flash_attention,
+                                         {{0, t.rows * t.threads}, {1, t.rows}, {2, a.heads.head_dim}, {3, t.cols}});
+    const vk::BufferRange bindings[] = {a.q.range, a.tokens.positions, a.tokens.slots, a.tokens.page_table,
+                                        a.cache,   a.out.range};
+    cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings), params, ceilDiv(a.n, t.rows), a.heads.q_heads);
 }
 
 void recordArgMax(OpContext& ctx, vk::CommandBuffer& cmd, const vk::BufferRange& logits, uint32_t width,

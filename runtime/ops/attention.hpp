@@ -1,6 +1,7 @@
-// Attention ops over the paged KV cache: RoPE + KV store in one dispatch, and decode
+// Attention ops over the paged KV cache: RoPE + KV store in one dispatch, decode
 // attention split over the KV length with a reduce (flash-decoding), so long
-// contexts keep every compute unit busy.
+// contexts keep every compute unit busy, and tiled prefill attention (flash attention)
+// for chunks of many tokens.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +69,35 @@ struct AttentionArgs {
 };
 // Two dispatches with a barrier between them.
 void recordAttention(OpContext& ctx, vk::CommandBuffer& cmd, const AttentionArgs& args);
+
+// Tile sizes of the prefill kernel on a device: a workgroup takes `rows` tokens of one
+// q head with `threads` invocations per token and stages `cols` keys at a time.
+struct FlashAttentionTiles {
+    uint32_t rows = 0;
+    uint32_t cols = 0;
+    uint32_t threads = 0;
+};
+// The device's tiles. Throws kUnsupported when the device lacks subgroup shuffles or
+// the shared memory for 8 keys of head_dim.
+FlashAttentionTiles flashAttentionTiles(const vk::DeviceCaps& caps, uint32_t head_dim);
+
+// Prefill attention of a chunk of n tokens: the same result as recordAttention
+// (token c attends to its sequence's cached keys 0..positions[c], which must already
+// hold the chunk's own K/V) for any placement of the tokens, in one dispatch with no
+// partials. Fastest when runs of consecutive tokens share a slot.
+struct FlashAttentionArgs {
+    uint32_t n = 1;
+    HeadShape heads;
+    float scale = 1.0f;
+    Strided q;    // offset must be 0
+    Strided out;  // offset must be 0
+    TokenPlacement tokens;
+    vk::BufferRange cache;
+    // rows 0: flashAttentionTiles. Else threads must be a power of two within the
+    // subgroup size that splits head_dim / 2, and the tiles must fit the device.
+    FlashAttentionTiles tiles;
+};
+void recordFlashAttention(OpContext& ctx, vk::CommandBuffer& cmd, const FlashAttentionArgs& args);
 
 // ids[c] = argmax of logits[c * stride .. + width), c < n.
 void recordArgMax(OpContext& ctx, vk::CommandBuffer& cmd, const vk::BufferRange& logits, uint32_t width,

@@ -6,67 +6,13 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "runtime/ops/weights.hpp"
 #include "runtime/vk/device.hpp"
 #include "shaders/common/params.h"
 
 namespace vki::ops {
 
 namespace {
-
-using shaders::ShaderId;
-
-struct WeightKernels {
-    quant::DType dtype;
-    ShaderId matvec;
-    ShaderId matvec_glu;
-    ShaderId embed;
-};
-
-constexpr WeightKernels kWeightKernels[] = {
-    {quant::DType::kF32, ShaderId::matvec_f32_f32_f32, ShaderId::matvec_f32_f32_f32_glu, ShaderId::embed_f32_f32},
-    {quant::DType::kF16, ShaderId::matvec_f16_f32_f32, ShaderId::matvec_f16_f32_f32_glu, ShaderId::embed_f16_f32},
-    {quant::DType::kBF16, ShaderId::matvec_bf16_f32_f32, ShaderId::matvec_bf16_f32_f32_glu, ShaderId::embed_bf16_f32},
-    {quant::DType::kQ4_0, ShaderId::matvec_q4_0_f32_f32, ShaderId::matvec_q4_0_f32_f32_glu, ShaderId::embed_q4_0_f32},
-    {quant::DType::kQ4_1, ShaderId::matvec_q4_1_f32_f32, ShaderId::matvec_q4_1_f32_f32_glu, ShaderId::embed_q4_1_f32},
-    {quant::DType::kQ5_0, ShaderId::matvec_q5_0_f32_f32, ShaderId::matvec_q5_0_f32_f32_glu, ShaderId::embed_q5_0_f32},
-    {quant::DType::kQ5_1, ShaderId::matvec_q5_1_f32_f32, ShaderId::matvec_q5_1_f32_f32_glu, ShaderId::embed_q5_1_f32},
-    {quant::DType::kQ8_0, ShaderId::matvec_q8_0_f32_f32, ShaderId::matvec_q8_0_f32_f32_glu, ShaderId::embed_q8_0_f32},
-    {quant::DType::kQ4_K, ShaderId::matvec_q4_K_f32_f32, ShaderId::matvec_q4_K_f32_f32_glu, ShaderId::embed_q4_K_f32},
-    {quant::DType::kQ5_K, ShaderId::matvec_q5_K_f32_f32, ShaderId::matvec_q5_K_f32_f32_glu, ShaderId::embed_q5_K_f32},
-    {quant::DType::kQ6_K, ShaderId::matvec_q6_K_f32_f32, ShaderId::matvec_q6_K_f32_f32_glu, ShaderId::embed_q6_K_f32},
-};
-
-// Null when no kernel reads `dtype`.
-const WeightKernels* findKernels(quant::DType dtype) {
-    for (const auto& k : kWeightKernels)
-        if (k.dtype == dtype) return &k;
-    return nullptr;
-}
-
-// The weight reads of every type but f32 are 16-bit loads (dequant.glsl).
-void checkWeightSupport(const vk::DeviceCaps& caps, quant::DType dtype, const char* op) {
-    const char* name = quant::traits(dtype).name;
-    if (!findKernels(dtype))
-        throw Error(ErrorCode::kUnsupported, std::string(op) + " has no kernel for " + name + " weights");
-    if (dtype != quant::DType::kF32 && !caps.storage_buffer_16bit)
-        throw Error(ErrorCode::kUnsupported, "device \"" + caps.name +
-                                                 "\" lacks 16-bit storage buffer access "
-                                                 "(storageBuffer16BitAccess), needed to read " +
-                                                 name + " weights; convert the model to f32 to run on it");
-}
-
-// Weight words per row: 32-bit for f32, 16-bit for the rest (dequant.glsl's DQ_WORD).
-uint32_t rowWords(quant::DType dtype, uint32_t k) {
-    const uint64_t words = dtype == quant::DType::kF32 ? k : quant::byteSize(dtype, k) / 2;
-    VKI_ASSERT_MSG(words <= UINT32_MAX, "row too long");
-    return static_cast<uint32_t>(words);
-}
-
-void checkRowLength(quant::DType dtype, uint32_t k) {
-    const uint32_t block = quant::traits(dtype).block_elements;
-    VKI_ASSERT_MSG(k >= 1 && k % block == 0, std::string("row length must be a positive multiple of ") +
-                                                 std::to_string(block) + " for " + quant::traits(dtype).name);
-}
 
 // The matvec tuning table, keyed by subgroup width: the first row whose
 // min_subgroup the device's subgroups reach. A workgroup holds a few subgroups
@@ -124,15 +70,6 @@ MatVecSpec matVecSpec(const vk::DeviceCaps& caps, uint32_t n, bool glu) {
     while (shared_bytes() > caps.max_shared_memory && s.rows_per_group > 1) --s.rows_per_group;
     VKI_ASSERT_MSG(shared_bytes() <= caps.max_shared_memory, "matvec reduction does not fit shared memory");
     return s;
-}
-
-bool present(const vk::BufferRange& r) {
-    return r.buffer != VK_NULL_HANDLE;
-}
-
-// Floats that n columns of `len` at `stride` span.
-uint64_t columnsSpan(uint32_t n, uint32_t stride, uint64_t len) {
-    return uint64_t{n - 1} * stride + len;
 }
 
 }  // namespace

@@ -116,6 +116,27 @@ std::vector<CoopMatShape> coopMatShapes(VkPhysicalDevice pd) {
     return shapes;
 }
 
+const char* nvComponentTypeName(VkComponentTypeNV t) {
+    // VkComponentTypeNV has the values of VkComponentTypeKHR.
+    return componentTypeName(static_cast<coopmat::VkiComponentType>(t));
+}
+
+std::vector<CoopMatShape> coopMatShapesNv(VkPhysicalDevice pd) {
+    if (!vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) return {};
+    uint32_t count = 0;
+    VKI_VK(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &count, nullptr));
+    std::vector<VkCooperativeMatrixPropertiesNV> props(count, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+    VKI_VK(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &count, props.data()));
+    std::vector<CoopMatShape> shapes;
+    for (uint32_t i = 0; i < count; ++i) {
+        const auto& p = props[i];
+        shapes.push_back({p.MSize, p.NSize, p.KSize, nvComponentTypeName(p.AType), nvComponentTypeName(p.BType),
+                          nvComponentTypeName(p.CType), nvComponentTypeName(p.DType), false,
+                          scopeName(static_cast<coopmat::VkiScope>(p.scope))});
+    }
+    return shapes;
+}
+
 std::string hexBytes(const std::array<uint8_t, 16>& bytes) {
     std::string text;
     char digit[3];
@@ -247,6 +268,9 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
     const bool has_f16i8 = v12 || caps.hasExtension(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     const bool has_timeline = v12 || caps.hasExtension(VK_KHR_TIMELINE_SEMAPHORE_EXTENSION_NAME);
     const bool has_coop = caps.hasExtension(coopmat::kExtensionName);
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_nv = {
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    const bool has_coop_nv = caps.hasExtension(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
 
     tail = &features.pNext;
     chain(storage16);
@@ -256,6 +280,7 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
     if (has_size_control) chain(size_control);
     if (has_dot) chain(dot);
     if (has_coop) chain(coop);
+    if (has_coop_nv) chain(coop_nv);
     vkGetPhysicalDeviceFeatures2(pd, &features);
 
     caps.shader_int16 = features.features.shaderInt16;
@@ -269,6 +294,8 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
     caps.integer_dot_product = has_dot && dot.shaderIntegerDotProduct;
     caps.cooperative_matrix = has_coop && coop.cooperativeMatrix;
     if (caps.cooperative_matrix) caps.cooperative_matrix_shapes = coopMatShapes(pd);
+    caps.cooperative_matrix_nv = has_coop_nv && coop_nv.cooperativeMatrix;
+    if (caps.cooperative_matrix_nv) caps.cooperative_matrix_nv_shapes = coopMatShapesNv(pd);
 
     // Memory.
     caps.memory_budget = caps.hasExtension(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
@@ -379,17 +406,20 @@ nlohmann::json toJson(const DeviceCaps& c) {
                           {"transfer", (q.flags & VK_QUEUE_TRANSFER_BIT) != 0},
                           {"count", q.count},
                           {"timestamp_valid_bits", q.timestamp_valid_bits}});
-    json shapes = json::array();
-    for (const auto& s : c.cooperative_matrix_shapes)
-        shapes.push_back({{"m", s.m},
-                          {"n", s.n},
-                          {"k", s.k},
-                          {"a", s.a_type},
-                          {"b", s.b_type},
-                          {"c", s.c_type},
-                          {"result", s.result_type},
-                          {"saturating", s.saturating},
-                          {"scope", s.scope}});
+    auto shapesJson = [](const std::vector<CoopMatShape>& list) {
+        json shapes = json::array();
+        for (const auto& s : list)
+            shapes.push_back({{"m", s.m},
+                              {"n", s.n},
+                              {"k", s.k},
+                              {"a", s.a_type},
+                              {"b", s.b_type},
+                              {"c", s.c_type},
+                              {"result", s.result_type},
+                              {"saturating", s.saturating},
+                              {"scope", s.scope}});
+        return shapes;
+    };
     return json{
         {"index", c.index},
         {"name", c.name},
@@ -422,7 +452,9 @@ nlohmann::json toJson(const DeviceCaps& c) {
         {"integer_dot_product", c.integer_dot_product},
         {"integer_dot_4x8_packed_accelerated", c.integer_dot_4x8_packed_accelerated},
         {"cooperative_matrix", c.cooperative_matrix},
-        {"cooperative_matrix_shapes", shapes},
+        {"cooperative_matrix_shapes", shapesJson(c.cooperative_matrix_shapes)},
+        {"cooperative_matrix_nv", c.cooperative_matrix_nv},
+        {"cooperative_matrix_nv_shapes", shapesJson(c.cooperative_matrix_nv_shapes)},
         {"timeline_semaphore", c.timeline_semaphore},
         {"memory_budget_ext", c.memory_budget},
         {"limits",

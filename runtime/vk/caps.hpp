@@ -31,7 +31,7 @@ struct QueueFamilyCaps {
     uint32_t timestamp_valid_bits = 0;
 };
 
-// One entry of vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR.
+// One entry of vkGetPhysicalDeviceCooperativeMatrixProperties{KHR,NV}.
 struct CoopMatShape {
     uint32_t m = 0, n = 0, k = 0;
     std::string a_type, b_type, c_type, result_type;  // "f16", "f32", "s8", ...
@@ -75,6 +75,10 @@ struct DeviceCaps {
     bool integer_dot_4x8_packed_accelerated = false;  // signed or unsigned, packed int8x4
     bool cooperative_matrix = false;
     std::vector<CoopMatShape> cooperative_matrix_shapes;
+    // VK_NV_cooperative_matrix: the form of cooperative matrices Debian 12's glslang
+    // compiles (GL_NV_cooperative_matrix), enabled at device creation when present.
+    bool cooperative_matrix_nv = false;
+    std::vector<CoopMatShape> cooperative_matrix_nv_shapes;
     bool timeline_semaphore = false;
     bool memory_budget = false;  // VK_EXT_memory_budget
 

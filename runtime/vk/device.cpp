@@ -173,9 +173,17 @@ Device::Device(Instance& instance, std::string_view spec) : instance_(instance) 
             extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
         }
     }
-    // VK_KHR_cooperative_matrix is probed (DeviceCaps) but not enabled yet: no kernel
-    // uses it, and Debian 12's validation layer (1.3.239) predates its feature struct
-    // and rejects it in the pNext chain. The prefill kernels that use it enable it.
+    // Cooperative matrices in the form the prefill matmul is compiled for
+    // (GL_NV_cooperative_matrix). VK_KHR_cooperative_matrix is probed (DeviceCaps) but
+    // not enabled: no kernel uses it (Debian 12's glslang cannot emit it), and Debian
+    // 12's validation layer (1.3.239) predates its feature struct.
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_nv = {
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    if (caps_.cooperative_matrix_nv) {
+        coop_nv.cooperativeMatrix = VK_TRUE;
+        chain(coop_nv);
+        extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    }
     if (caps_.memory_budget) extensions.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
     VkDeviceCreateInfo info = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};

@@ -76,6 +76,19 @@ struct AttentionParams {
     float scale;
 };
 
+// flash_attention.comp: the attention of attention_split/reduce for a chunk of n
+// tokens in one pass (online softmax); out[c * out_stride + h * head_dim + d].
+struct FlashAttentionParams {
+    uint n;
+    uint q_heads;
+    uint kv_heads;
+    uint q_stride;
+    uint out_stride;
+    uint page_tokens;
+    uint max_pages;
+    float scale;
+};
+
 // rms_norm.comp: y[c * y_stride + i] = x[c * x_stride + i] * g[i] * rms scale of x[c], i < k.
 struct RmsNormParams {
     uint k;
@@ -105,6 +118,19 @@ struct MatVecParams {
     float eps;       // RMSNorm epsilon
 };
 
+// matmul.comp: y[c][row0 + r] (=|+=) epilogue(W[r] . x[c]) for r < rows, c < n
+// (ops::recordMatMul); fields as MatVecParams, n being a push constant here so that
+// every column count shares one pipeline.
+struct MatMulParams {
+    uint k;
+    uint rows;
+    uint row0;
+    uint row_words;
+    uint n;  // columns of x and y
+    uint x_stride;
+    uint y_stride;
+};
+
 // embed.comp: y[c][0..k) = table row ids[c] - row0 for c < n whose row is in the slab.
 struct EmbedParams {
     uint k;
@@ -112,6 +138,25 @@ struct EmbedParams {
     uint row0;
     uint n;
     uint row_words;  // table words per row (as MatVecParams)
+    uint y_stride;
+};
+
+// quantize_q8_1.comp: n columns of k floats (x_stride apart) -> q8_1 blocks
+// (ops::recordQuantizeQ8_1).
+struct QuantizeQ8_1Params {
+    uint k;
+    uint n;
+    uint x_stride;
+};
+
+// matmul_q8_1.comp: y[c][row0 + r] (=|+=) epilogue(W[r] . x[c]) for r < rows, c < n,
+// x as quantize_q8_1.comp's blocks of k elements (ops::recordMatMulQ8_1).
+struct MatMulQ8_1Params {
+    uint k;
+    uint rows;
+    uint row0;
+    uint row_words;  // 16-bit weight words per row
+    uint n;
     uint y_stride;
 };
 

@@ -23,8 +23,12 @@ struct Case {
     const char* recipe;
 };
 
+// Every token's id and logits row.
+constexpr StepOutputs kEveryLogit{.all_tokens = true, .logits = true};
+
 class ExecutorVsReference : public test::GpuTest, public ::testing::WithParamInterface<Case> {};
 class ExecutorSlabs : public test::GpuTest {};
+class ExecutorPromptSteps : public test::GpuTest {};
 
 struct Gap {
     double max_diff = 0;
@@ -74,7 +78,7 @@ TEST_P(ExecutorVsReference, LogitsAndGreedyTokensMatch) {
         std::vector<uint32_t> pos(n), slots(n, zero);
         std::iota(pos.begin(), pos.end(), at);
         const std::span<const uint32_t> tokens(history.data() + at, n);
-        gpu.step(tokens, pos, slots, true);
+        gpu.step(tokens, pos, slots, kEveryLogit);
         const auto expect = ref.forward(tokens, pos);
         for (uint32_t c = 0; c < n; ++c) {
             const Gap g = compare(gpu.logits(c), std::span(expect).subspan(size_t{c} * vocab, vocab));
@@ -88,7 +92,7 @@ TEST_P(ExecutorVsReference, LogitsAndGreedyTokensMatch) {
     for (int i = 0; i < 32; ++i) {
         const uint32_t pos = static_cast<uint32_t>(history.size());
         history.push_back(next);
-        const auto ids = gpu.step(std::span(&next, 1), std::span(&pos, 1), std::span(&zero, 1), true);
+        const auto ids = gpu.step(std::span(&next, 1), std::span(&pos, 1), std::span(&zero, 1), kEveryLogit);
         const uint32_t gpu_id = ids[0];
         const auto expect = ref.forward(std::span(&next, 1), std::span(&pos, 1));
         const Gap g = compare(gpu.logits(0), expect);
@@ -104,25 +108,107 @@ TEST_P(ExecutorVsReference, LogitsAndGreedyTokensMatch) {
     EXPECT_LE(near_ties, 1);
 }
 
+// Tokens 0..n-1 of a fixed pseudo-random prompt over the whole vocabulary.
+std::vector<uint32_t> randomPrompt(uint32_t n, uint32_t vocab) {
+    std::vector<uint32_t> tokens(n);
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (uint32_t& t : tokens) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        t = static_cast<uint32_t>((state >> 33) % vocab);
+    }
+    return tokens;
+}
+
+// Runs tokens[at .. at + n) from position `at` of slot 0 and appends every token's logits.
+void runLogits(Executor& e, std::span<const uint32_t> tokens, uint32_t at, uint32_t n, std::vector<float>& out) {
+    std::vector<uint32_t> pos(n), slots(n, 0);
+    std::iota(pos.begin(), pos.end(), at);
+    e.step(tokens.subspan(at, n), pos, slots, kEveryLogit);
+    for (uint32_t c = 0; c < n; ++c) {
+        const auto row = e.logits(c);
+        out.insert(out.end(), row.begin(), row.end());
+    }
+}
+
+// The prompt kernels (tiled matmul, flash attention, separate RMSNorm): a 40-token
+// prompt in one step (bucket 64, padded), then 13 more tokens (bucket 16, attending
+// to the pages the first step filled), against the CPU reference at every position;
+// a prompt step's default output is the greedy id of its last token.
+TEST_P(ExecutorVsReference, PromptChunksMatch) {
+    const auto file = model::GgufFile::open(test::testModel(GetParam().arch, GetParam().recipe));
+    const uint32_t n_ctx = 64;
+    Executor gpu(test::device(), file, {.n_ctx = n_ctx});
+    ASSERT_GE(gpu.maxStepTokens(), 64u);
+    const graph::Graph plain = graph::buildGraph(file);
+    graph::ReferenceExecutor ref(plain, file, n_ctx);
+    const uint32_t vocab = gpu.vocabSize();
+    const double rtol = 1e-3;  // as in LogitsAndGreedyTokensMatch
+    const std::vector<uint32_t> tokens = randomPrompt(53, vocab);
+
+    std::vector<float> logits;
+    for (const auto& [at, n] : {std::pair{0u, 40u}, std::pair{40u, 13u}}) {
+        runLogits(gpu, tokens, at, n, logits);
+        std::vector<uint32_t> pos(n);
+        std::iota(pos.begin(), pos.end(), at);
+        const auto expect = ref.forward(std::span(tokens).subspan(at, n), pos);
+        for (uint32_t c = 0; c < n; ++c) {
+            const Gap g = compare(std::span(logits).subspan((at + c) * size_t{vocab}, vocab),
+                                  std::span(expect).subspan(size_t{c} * vocab, vocab));
+            ASSERT_LT(g.max_diff, rtol * std::max(1.0, g.max_abs)) << "prompt position " << at + c;
+        }
+    }
+    std::vector<uint32_t> pos(13), slots(13, 0);
+    std::iota(pos.begin(), pos.end(), 40u);
+    const auto last = gpu.step(std::span(tokens).subspan(40, 13), pos, slots);
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(last[0], graph::ref::argMax(std::span(logits).subspan(52 * size_t{vocab}, vocab)));
+}
+
+// One prompt in one step (prompt kernels), in steps of 8 (decode kernels) and token by
+// token: the same logits at every position, within the reference tolerance.
+TEST_F(ExecutorPromptSteps, OneChunkManyChunksAndTokenByTokenAgree) {
+    const auto file = model::GgufFile::open(test::testModel(model::Arch::kLlama, "q4_k_m"));
+    Executor gpu(test::device(), file, {.n_ctx = 64});
+    const uint32_t vocab = gpu.vocabSize();
+    const std::vector<uint32_t> tokens = randomPrompt(53, vocab);
+    std::vector<float> whole;
+    runLogits(gpu, tokens, 0, 53, whole);
+    for (const uint32_t step : {8u, 1u}) {
+        std::vector<float> other;
+        for (uint32_t at = 0; at < tokens.size(); at += step)
+            runLogits(gpu, tokens, at, std::min<uint32_t>(step, static_cast<uint32_t>(tokens.size()) - at), other);
+        for (size_t c = 0; c < tokens.size(); ++c) {
+            const Gap g =
+                compare(std::span(other).subspan(c * vocab, vocab), std::span(whole).subspan(c * vocab, vocab));
+            ASSERT_LT(g.max_diff, 1e-3 * std::max(1.0, g.max_abs)) << "steps of " << step << ", position " << c;
+        }
+    }
+}
+
 // Matrices split into row slabs of at most 1 MiB (the token embedding and the output
-// matrix into 16, the stacked QKV and the SwiGLU pair into several): the same logits.
+// matrix into 16, the stacked QKV and the SwiGLU pair into several): the same logits,
+// on the decode and on the prompt kernels.
 TEST_F(ExecutorSlabs, SplitMatricesGiveTheSameLogits) {
     const auto file = model::GgufFile::open(test::testModel(model::Arch::kLlama, "f16"));
     Executor whole(test::device(), file, {.n_ctx = 32});
     Executor split(test::device(), file, {.n_ctx = 32, .max_slab_bytes = 1 << 20});
     const graph::Graph plain = graph::buildGraph(file);
     graph::ReferenceExecutor ref(plain, file, 32);
-    const std::vector<uint32_t> tokens = {1, 450, 4996, 17354, 1701};
-    const std::vector<uint32_t> pos = {0, 1, 2, 3, 4}, slots(5, 0);
-    whole.step(tokens, pos, slots, true);
-    split.step(tokens, pos, slots, true);
-    const auto expect = ref.forward(tokens, pos);
-    for (uint32_t c = 0; c < tokens.size(); ++c) {
-        const auto a = whole.logits(c), b = split.logits(c);
-        // Same kernels on the same rows: a slab boundary changes no summation order.
-        for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "position " << c << " logit " << i;
-        const Gap g = compare(b, std::span(expect).subspan(size_t{c} * a.size(), a.size()));
-        EXPECT_LT(g.max_diff, 1e-3 * std::max(1.0, g.max_abs));
+    // 5 tokens on the decode kernels, 20 on the prompt kernels.
+    for (const uint32_t n : {5u, 20u}) {
+        std::vector<uint32_t> tokens(n), pos(n), slots(n, 0);
+        for (uint32_t i = 0; i < n; ++i) tokens[i] = 1 + (i * 7919u) % 30000u;
+        std::iota(pos.begin(), pos.end(), 0u);
+        whole.step(tokens, pos, slots, kEveryLogit);
+        split.step(tokens, pos, slots, kEveryLogit);
+        const auto expect = ref.forward(tokens, pos);
+        for (uint32_t c = 0; c < tokens.size(); ++c) {
+            const auto a = whole.logits(c), b = split.logits(c);
+            // Same kernels on the same rows: a slab boundary changes no summation order.
+            for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "position " << c << " logit " << i;
+            const Gap g = compare(b, std::span(expect).subspan(size_t{c} * a.size(), a.size()));
+            EXPECT_LT(g.max_diff, 1e-3 * std::max(1.0, g.max_abs));
+        }
     }
 }
 

@@ -32,6 +32,7 @@ const Expected kExpected[] = {
     {ShaderId::rope_kv, 9, sizeof(shader::RopeKvParams)},
     {ShaderId::attention_split, 6, sizeof(shader::AttentionParams)},
     {ShaderId::attention_reduce, 2, sizeof(shader::AttentionParams)},
+    {ShaderId::flash_attention, 6, sizeof(shader::FlashAttentionParams)},
     {ShaderId::argmax, 2, sizeof(shader::ArgMaxParams)},
     {ShaderId::rms_norm, 3, sizeof(shader::RmsNormParams)},
 };
@@ -71,12 +72,71 @@ const Expected kMatVecExpected[] = {
     {ShaderId::embed_q5_K_f32, 3, sizeof(shader::EmbedParams)},
     {ShaderId::embed_q6_K_f32, 3, sizeof(shader::EmbedParams)},
 };
-static_assert(std::size(kExpected) + std::size(kMatVecExpected) == shaders::kShaderCount,
+// The prefill kernels (runtime/ops/matmul.cpp): matmul and matmul with SwiGLU.
+const Expected kMatMulExpected[] = {
+    {ShaderId::matmul_f32_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_f32_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_f16_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_f16_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_bf16_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_bf16_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_0_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_0_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_1_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_1_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_0_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_0_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_1_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_1_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q8_0_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q8_0_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_K_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_K_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_K_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_K_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q6_K_f32_f32, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q6_K_f32_f32_glu, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_f32_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_f32_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_f16_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_f16_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_bf16_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_bf16_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_0_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_0_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_1_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_1_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_0_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_0_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_1_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_1_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q8_0_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q8_0_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_K_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q4_K_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_K_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q5_K_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q6_K_f32_f32_coopmat, 4, sizeof(shader::MatMulParams)},
+    {ShaderId::matmul_q6_K_f32_f32_glu_coopmat, 5, sizeof(shader::MatMulParams)},
+};
+// The integer dot-product path (runtime/ops/matmul_int8.cpp): quantize, matmul (+ SwiGLU).
+const Expected kInt8Expected[] = {
+    {ShaderId::quantize_q8_1, 2, sizeof(shader::QuantizeQ8_1Params)},
+    {ShaderId::matmul_q4_0_q8_1_f32, 4, sizeof(shader::MatMulQ8_1Params)},
+    {ShaderId::matmul_q4_0_q8_1_f32_glu, 5, sizeof(shader::MatMulQ8_1Params)},
+    {ShaderId::matmul_q8_0_q8_1_f32, 4, sizeof(shader::MatMulQ8_1Params)},
+    {ShaderId::matmul_q8_0_q8_1_f32_glu, 5, sizeof(shader::MatMulQ8_1Params)},
+};
+static_assert(std::size(kExpected) + std::size(kMatVecExpected) + std::size(kMatMulExpected) +
+                      std::size(kInt8Expected) ==
+                  shaders::kShaderCount,
               "every shader variant is checked");
 
 TEST(SpirvReflect, EveryEmbeddedShaderMatchesItsHostStruct) {
     std::vector<Expected> all(std::begin(kExpected), std::end(kExpected));
     all.insert(all.end(), std::begin(kMatVecExpected), std::end(kMatVecExpected));
+    all.insert(all.end(), std::begin(kMatMulExpected), std::end(kMatMulExpected));
+    all.insert(all.end(), std::begin(kInt8Expected), std::end(kInt8Expected));
     for (const auto& e : all) {
         const auto& blob = shaders::blob(e.id);
         SCOPED_TRACE(blob.name);

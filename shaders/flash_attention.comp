@@ -1,0 +1,129 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Prefill attention over the paged KV cache (FlashAttentionParams), after
+// FlashAttention (Dao et al. 2022, arXiv:2205.14135): workgroup (tile, head) takes
+// kRows consecutive tokens of the chunk and one q head, stages its sequence's keys
+// kCols at a time in shared memory (f16 pairs, as the cache holds them) and keeps per
+// token a running max, sum and unnormalized output (online softmax), so the scores
+// never leave the workgroup.
+// kThreads = kWorkgroupSize / kRows consecutive invocations share a token, each
+// holding every kThreads-th pair of dimensions of q and of the output; a score is
+// their partial dots summed with subgroup shuffles (kThreads <= subgroup size).
+// A tile's tokens may belong to several sequences: the tile makes one pass per slot
+// among them, in increasing order, over that slot's keys up to its tokens' largest
+// position; a token takes part in its own slot's pass only and masks keys past its
+// own position, so any placement is right and the usual one (one slot) is one pass.
+#extension GL_KHR_shader_subgroup_shuffle : require
+#include "common/common.glsl"
+
+layout(constant_id = 0) const uint kWorkgroupSize = 64;
+layout(constant_id = 1) const uint kRows = 64;
+layout(constant_id = 2) const uint kHeadDim = 128;
+layout(constant_id = 3) const uint kCols = 32;
+const uint kThreads = kWorkgroupSize / kRows;
+const uint kPairs = kHeadDim / 2;
+const uint kOwn = kPairs / kThreads;  // pairs of q and of the output per invocation
+
+layout(std430, binding = 0) readonly buffer Q { float q[]; };
+layout(std430, binding = 1) readonly buffer Pos { uint positions[]; };
+layout(std430, binding = 2) readonly buffer Slot { uint slots[]; };
+layout(std430, binding = 3) readonly buffer Table { uint page_table[]; };
+layout(std430, binding = 4) readonly buffer Cache { uint cache[]; };  // f16 pairs
+layout(std430, binding = 5) writeonly buffer Out { float out_v[]; };
+layout(push_constant) uniform Push { FlashAttentionParams p; };
+
+shared uint k_s[kCols * kPairs];  // [key][pair]
+shared uint v_s[kCols * kPairs];
+shared uint row_s[kCols];  // first pair of each key's K row in the cache
+
+// Below every score: the running max before a token's first key.
+const float kNoScore = -3.0e38;
+
+void main() {
+    const uint tid = gl_LocalInvocationID.x;
+    const uint r = tid / kThreads, lane = tid % kThreads;
+    const uint h = gl_WorkGroupID.y;
+    const uint c0 = gl_WorkGroupID.x * kRows, rows = min(kRows, p.n - c0);
+    const uint c = c0 + r;
+    const bool valid = r < rows;
+    const uint pos = valid ? positions[c] : 0;
+    const uint slot = valid ? slots[c] : 0;
+    const uint kvh = h / (p.q_heads / p.kv_heads);
+    const uint v_pairs = p.kv_heads * p.page_tokens * kPairs;  // from a key's K row to its V row
+
+    vec2 q_r[kOwn];  // this invocation's pairs of q, times the scale
+    vec2 o[kOwn];
+    for (uint i = 0; i < kOwn; ++i) {
+        const uint at = c * p.q_stride + h * kHeadDim + 2 * (lane + kThreads * i);
+        q_r[i] = valid ? vec2(q[at], q[at + 1]) * p.scale : vec2(0.0);
+        o[i] = vec2(0.0);
+    }
+    float m = kNoScore, l = 0.0;
+    float s[kCols];
+
+    uint next = 0;  // passes take the tile's slots in increasing order
+    for (;;) {
+        uint pass_slot = 0xffffffffu;
+        for (uint k = 0; k < rows; ++k) {
+            if (slots[c0 + k] >= next) pass_slot = min(pass_slot, slots[c0 + k]);
+        }
+        if (pass_slot == 0xffffffffu) break;
+        uint len = 0;
+        for (uint k = 0; k < rows; ++k) {
+            if (slots[c0 + k] == pass_slot) len = max(len, positions[c0 + k] + 1);
+        }
+        const bool mine = valid && slot == pass_slot;
+
+        for (uint t0 = 0; t0 < len; t0 += kCols) {
+            const uint cnt = min(kCols, len - t0);
+            barrier();  // the previous tile's readers are done with the shared arrays
+            for (uint k = tid; k < cnt; k += kWorkgroupSize) {
+                const uint t = t0 + k;
+                const uint page = page_table[pass_slot * p.max_pages + t / p.page_tokens];
+                row_s[k] = ((page * 2 * p.kv_heads + kvh) * p.page_tokens + t % p.page_tokens) * kPairs;
+            }
+            barrier();
+            for (uint e = tid; e < cnt * kPairs; e += kWorkgroupSize) {
+                const uint at = row_s[e / kPairs] + e % kPairs;
+                k_s[e] = cache[at];
+                v_s[e] = cache[at + v_pairs];
+            }
+            barrier();
+            if (mine && t0 <= pos) {
+                // Keys t0 .. t0 + lim - 1 are this token's; the rest of the tile is masked.
+                const uint lim = min(cnt, pos + 1 - t0);
+                float m_new = m;
+                for (uint k = 0; k < kCols; ++k) {
+                    if (k < cnt) {
+                        float dot = 0.0;
+                        for (uint i = 0; i < kOwn; ++i) {
+                            const vec2 kk = unpackHalf2x16(k_s[k * kPairs + lane + kThreads * i]);
+                            dot += q_r[i].x * kk.x + q_r[i].y * kk.y;
+                        }
+                        for (uint off = kThreads / 2; off > 0; off /= 2) dot += subgroupShuffleXor(dot, off);
+                        s[k] = dot;
+                        if (k < lim) m_new = max(m_new, dot);
+                    }
+                }
+                const float alpha = exp(m - m_new);
+                m = m_new;
+                l *= alpha;
+                for (uint i = 0; i < kOwn; ++i) o[i] *= alpha;
+                for (uint k = 0; k < kCols; ++k) {
+                    if (k < cnt) {
+                        const float e = k < lim ? exp(s[k] - m) : 0.0;
+                        l += e;
+                        for (uint i = 0; i < kOwn; ++i) o[i] += e * unpackHalf2x16(v_s[k * kPairs + lane + kThreads * i]);
+                    }
+                }
+            }
+        }
+        next = pass_slot + 1;
+    }
+    if (!valid) return;
+    for (uint i = 0; i < kOwn; ++i) {
+        const uint at = c * p.out_stride + h * kHeadDim + 2 * (lane + kThreads * i);
+        out_v[at] = o[i].x / l;
+        out_v[at + 1] = o[i].y / l;
+    }
+}

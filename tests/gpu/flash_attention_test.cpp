@@ -1,0 +1,206 @@
+// Prefill (flash) attention against the CPU reference and against the decode kernel
+// on the same inputs: fresh random q and K/V (the cache is filled directly, so pages
+// no sequence owns hold random values too), poisoned outputs with a gap after each
+// token and a guard tail, pages of 4 tokens taken in turns by two sequences so their
+// page ids interleave, chunks continuing after cached positions, tiles mixing
+// sequences and tokens out of position order.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <iterator>
+#include <numeric>
+#include <ostream>
+#include <string>
+
+#include "graph/reference_ops.hpp"
+#include "quant/quant.hpp"
+#include "runtime/kv/kv_cache.hpp"
+#include "runtime/ops/attention.hpp"
+#include "support/gpu.hpp"
+
+namespace vki::test {
+namespace {
+
+// How the chunk's tokens are placed: one sequence, or two sequences of about n / 2
+// tokens each whose tokens alternate, come one sequence after the other, or come in
+// random order.
+enum class Placement { kOne, kInterleaved, kHalves, kShuffled };
+
+struct Case {
+    const char* name;
+    uint32_t q_heads, kv_heads, head_dim;
+    uint32_t n;      // tokens in the chunk
+    uint32_t start;  // positions of each sequence cached before the chunk
+    Placement placement;
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << c.name;
+}
+
+// The device's tiles, the GPU table's (four invocations per token, subgroup
+// shuffles), and small tiles that split a token's keys into many partial tiles.
+const ops::FlashAttentionTiles kTiles[] = {{}, {32, 32, 4}, {8, 8, 2}};
+
+constexpr uint32_t kPageTokens = 4;
+constexpr uint32_t kQPad = 5;    // floats after each token's q (random, never read)
+constexpr uint32_t kOutGap = 3;  // poisoned floats after each token's output
+constexpr size_t kGuard = 61;    // poisoned floats after the output
+
+// Both kernels and the reference compute softmax and sums in fp32 over the same
+// fp16 keys and values, in different orders and with the device's exp (Vulkan allows
+// 3 + 2|x| ulp; the scores here stay within |x| < 25). Each output is a convex
+// combination of values in [-1, 1] over <= 140 keys: lavapipe stays below 4e-7, and
+// 2e-5 covers a GPU's coarser exp (about 5e-6 relative at |x| = 25) plus the
+// reordered sums.
+constexpr float kTolerance = 2e-5f;
+
+class FlashAttention : public GpuTest, public ::testing::WithParamInterface<Case> {};
+
+TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
+    const Case cs = GetParam();
+    graph::AttentionConfig a;
+    a.n_head = cs.q_heads;
+    a.n_head_kv = cs.kv_heads;
+    a.head_dim = cs.head_dim;
+    a.scale = 1.0f / std::sqrt(float(cs.head_dim));
+    const uint32_t q_dim = cs.q_heads * cs.head_dim, kv_dim = cs.kv_heads * cs.head_dim;
+    const uint32_t q_stride = q_dim + kQPad, out_stride = q_dim + kOutGap;
+
+    // The chunk: token c is position pos[c] of sequence slot[c].
+    const uint32_t counts[2] = {cs.placement == Placement::kOne ? cs.n : (cs.n + 1) / 2,
+                                cs.placement == Placement::kOne ? 0 : cs.n / 2};
+    std::vector<uint32_t> pos, slot;
+    for (uint32_t i = 0; i < cs.n; ++i) {
+        const uint32_t s = cs.placement == Placement::kInterleaved ? i % 2 : (i < counts[0] ? 0 : 1);
+        const uint32_t nth = cs.placement == Placement::kInterleaved ? i / 2 : (s == 0 ? i : i - counts[0]);
+        pos.push_back(cs.start + nth);
+        slot.push_back(s);
+    }
+    if (cs.placement == Placement::kShuffled) {
+        std::vector<uint32_t> order(cs.n);
+        std::iota(order.begin(), order.end(), 0u);
+        std::shuffle(order.begin(), order.end(), rng_);
+        const std::vector<uint32_t> pos0 = pos, slot0 = slot;
+        for (uint32_t i = 0; i < cs.n; ++i) {
+            pos[i] = pos0[order[i]];
+            slot[i] = slot0[order[i]];
+        }
+    }
+    const uint32_t lens[2] = {cs.start + counts[0], counts[1] > 0 ? cs.start + counts[1] : 0};
+    const uint32_t max_len = std::max(lens[0], lens[1]);
+
+    // Pages of 4 tokens reserved in turns; every word of the pool random.
+    const uint32_t page_count = 2 * ((max_len + kPageTokens - 1) / kPageTokens) + 1;
+    kv::KvCache cache(memory(), {1, cs.kv_heads, cs.head_dim, kPageTokens}, page_count, 2, max_len);
+    for (uint32_t t = kPageTokens; t < max_len + kPageTokens; t += kPageTokens) {
+        for (uint32_t s = 0; s < 2; ++s) {
+            if (lens[s] > 0) cache.reserve(s, std::min(t, lens[s]));
+        }
+    }
+    std::vector<uint16_t> raw(cache.layer(0).size() / 2);
+    const std::vector<float> pool = randomFloats(raw.size());
+    std::transform(pool.begin(), pool.end(), raw.begin(), quant::fp32ToFp16);
+    transfer().upload(cache.layer(0), 0, std::as_bytes(std::span(raw)));
+
+    // Each sequence's keys and values [position][kv_dim], read through its page table.
+    std::vector<std::vector<float>> keys(2), values(2);
+    for (uint32_t s = 0; s < 2; ++s) {
+        keys[s].resize(size_t{lens[s]} * kv_dim);
+        values[s].resize(size_t{lens[s]} * kv_dim);
+        for (uint32_t p = 0; p < lens[s]; ++p) {
+            const uint32_t page = cache.pageTables()[s * cache.maxPages() + p / kPageTokens];
+            for (uint32_t h = 0; h < cs.kv_heads; ++h) {
+                for (uint32_t d = 0; d < cs.head_dim; ++d) {
+                    const size_t k_at =
+                        ((size_t{page} * 2 * cs.kv_heads + h) * kPageTokens + p % kPageTokens) * cs.head_dim + d;
+                    const size_t v_at = k_at + size_t{cs.kv_heads} * kPageTokens * cs.head_dim;
+                    keys[s][size_t{p} * kv_dim + h * cs.head_dim + d] = quant::fp16ToFp32(raw[k_at]);
+                    values[s][size_t{p} * kv_dim + h * cs.head_dim + d] = quant::fp16ToFp32(raw[v_at]);
+                }
+            }
+        }
+    }
+
+    vk::Buffer positions = memory().createBuffer(cs.n * 4, vk::MemoryKind::kUpload, "positions");
+    vk::Buffer slots = memory().createBuffer(cs.n * 4, vk::MemoryKind::kUpload, "slots");
+    vk::Buffer table = memory().createBuffer(cache.pageTables().size_bytes(), vk::MemoryKind::kUpload, "page table");
+    std::memcpy(positions.mapped(), pos.data(), cs.n * 4);
+    std::memcpy(slots.mapped(), slot.data(), cs.n * 4);
+    std::memcpy(table.mapped(), cache.pageTables().data(), cache.pageTables().size_bytes());
+    const ops::TokenPlacement placement{vk::wholeRange(positions), vk::wholeRange(slots), vk::wholeRange(table),
+                                        cache.maxPages(), kPageTokens};
+    const ops::HeadShape heads{cs.q_heads, cs.kv_heads, cs.head_dim};
+
+    const std::vector<float> q = randomFloats(size_t{cs.n} * q_stride, -2.0f, 2.0f);
+    vk::Buffer q_buf = upload(q, "q");
+    std::vector<vk::Buffer> outs;
+    for (size_t i = 0; i < std::size(kTiles); ++i) outs.push_back(poisoned(size_t{cs.n} * out_stride + kGuard, "out"));
+    vk::Buffer decode_out = poisoned(size_t{cs.n} * q_dim, "decode out");
+    const ops::AttentionSplit split = ops::attentionSplit(device().caps(), max_len);
+    vk::Buffer partials =
+        memory().createBuffer(ops::attentionPartialFloats(heads, split, cs.n) * 4, vk::MemoryKind::kDevice, "partials");
+    runRecorded([&](vk::CommandBuffer& cmd) {
+        for (size_t i = 0; i < std::size(kTiles); ++i) {
+            ops::recordFlashAttention(ctx(), cmd,
+                                      {.n = cs.n,
+                                       .heads = heads,
+                                       .scale = a.scale,
+                                       .q = {vk::wholeRange(q_buf), q_stride, 0},
+                                       .out = {vk::wholeRange(outs[i]), out_stride, 0},
+                                       .tokens = placement,
+                                       .cache = vk::wholeRange(cache.layer(0)),
+                                       .tiles = kTiles[i]});
+        }
+        ops::recordAttention(ctx(), cmd,
+                             {.n = cs.n,
+                              .heads = heads,
+                              .scale = a.scale,
+                              .split = split,
+                              .q = {vk::wholeRange(q_buf), q_stride, 0},
+                              .out = {vk::wholeRange(decode_out), q_dim, 0},
+                              .tokens = placement,
+                              .cache = vk::wholeRange(cache.layer(0)),
+                              .partials = vk::wholeRange(partials)});
+    });
+    const auto decoded = download(decode_out, size_t{cs.n} * q_dim);
+    std::vector<std::vector<float>> expect(cs.n, std::vector<float>(q_dim));
+    for (uint32_t c = 0; c < cs.n; ++c) {
+        graph::ref::attention(a, std::span(q).subspan(size_t{c} * q_stride, q_dim), keys[slot[c]], values[slot[c]],
+                              pos[c] + 1, expect[c]);
+    }
+    for (size_t t = 0; t < std::size(kTiles); ++t) {
+        SCOPED_TRACE("tiles " + std::to_string(t));
+        const auto got = download(outs[t], size_t{cs.n} * out_stride + kGuard);
+        for (uint32_t c = 0; c < cs.n; ++c) {
+            for (uint32_t i = 0; i < q_dim; ++i) {
+                const float x = got[size_t{c} * out_stride + i];
+                ASSERT_NE(std::bit_cast<uint32_t>(x), kPoison) << "token " << c << " element " << i << " not written";
+                ASSERT_NEAR(x, expect[c][i], kTolerance)
+                    << "token " << c << " (slot " << slot[c] << ", position " << pos[c] << ") element " << i;
+                ASSERT_NEAR(x, decoded[size_t{c} * q_dim + i], kTolerance) << "token " << c << " element " << i;
+            }
+            for (uint32_t i = q_dim; i < out_stride; ++i)
+                ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t{c} * out_stride + i]), kPoison) << "gap after token " << c;
+        }
+        for (size_t i = size_t{cs.n} * out_stride; i < got.size(); ++i)
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), kPoison) << "guard float " << i - size_t{cs.n} * out_stride;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Chunks, FlashAttention,
+                         ::testing::Values(Case{"n1", 8, 2, 64, 1, 0, Placement::kOne},
+                                           Case{"n17", 8, 2, 32, 17, 0, Placement::kOne},
+                                           Case{"n64", 8, 2, 128, 64, 0, Placement::kOne},
+                                           Case{"n100_mha", 4, 4, 64, 100, 0, Placement::kOne},
+                                           Case{"n100_gqa", 8, 2, 128, 100, 0, Placement::kOne},
+                                           Case{"n1_after37", 8, 2, 128, 1, 37, Placement::kOne},
+                                           Case{"n64_after37", 8, 2, 64, 64, 37, Placement::kOne},
+                                           Case{"interleaved_after37", 8, 2, 64, 40, 37, Placement::kInterleaved},
+                                           Case{"halves_after9", 8, 2, 32, 100, 9, Placement::kHalves},
+                                           Case{"shuffled_after21", 8, 2, 128, 64, 21, Placement::kShuffled}),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+
+}  // namespace
+}  // namespace vki::test
