@@ -111,8 +111,9 @@ struct Measurement {
     ModelInfo model;
     double bandwidth_gb_per_s = 0;
     bool bandwidth_probed = false;
-    double fp32_gflops = 0, fp16_gflops = 0;  // the probe's arithmetic rates (0: not probed)
-    double prefill_flops = 0;                 // FLOPs the prompt needs (see prefillFlops)
+    // The probe's arithmetic rates (0: not probed, or not on this device).
+    double fp32_gflops = 0, fp16_gflops = 0, coopmat_gflops = 0;
+    double prefill_flops = 0;  // FLOPs the prompt needs (see prefillFlops)
 
     uint32_t prompt_tokens = 0;
     double prefill_seconds = 0;  // the prompt's steps up to its argmax: the time to first token
@@ -125,6 +126,8 @@ struct Measurement {
     std::vector<uint32_t> prompt, generated;
     // --profile: mean GPU microseconds per decode token of each op kind ("matmul q4_K").
     std::map<std::string, double> op_us;
+    // --profile: GPU microseconds of each op kind over the whole prompt.
+    std::map<std::string, double> prefill_op_us;
 
     double prefillTokPerS() const { return prompt_tokens / prefill_seconds; }
     double prefillGflops() const { return prefill_flops / prefill_seconds / 1e9; }
@@ -181,6 +184,10 @@ void runSequence(Executor& executor, std::span<const uint32_t> prompt, uint32_t 
         slots.assign(step, 0);
         for (uint32_t i = 0; i < step; ++i) positions[i] = at + i;
         next = executor.step(prompt.subspan(at, step), positions, slots).back();
+        if (out) {
+            for (const OpTime& t : executor.lastOpTimes())
+                out->prefill_op_us[t.detail.empty() ? t.op : t.op + " " + t.detail] += t.us;
+        }
         at += step;
     }
     const auto prompted = Clock::now();
@@ -247,6 +254,7 @@ Measurement measure(const Options& o) {
         m.bandwidth_gb_per_s = probe.copy_gb_per_s;
         m.fp32_gflops = probe.fp32_gflops;
         m.fp16_gflops = probe.fp16_gflops.value_or(0);
+        m.coopmat_gflops = probe.coopmat_gflops.value_or(0);
         m.bandwidth_probed = true;
     }
 
@@ -296,11 +304,15 @@ void printOurs(const Measurement& m) {
     std::printf("  prefill      %u tokens: %.2f tok/s, time to first token %.2f ms\n", m.prompt_tokens,
                 m.prefillTokPerS(), m.prefill_seconds * 1e3);
     std::printf("  prefill rate %.2f GFLOP/s", m.prefillGflops());
+    // Shares of the probe's rates (GFLOP/s), where it ran.
     if (m.fp32_gflops > 0)
         std::printf(", %.1f%% of the probe's fp32 %.1f", 100 * m.prefillGflops() / m.fp32_gflops, m.fp32_gflops);
     if (m.fp16_gflops > 0)
         std::printf(", %.1f%% of its fp16 %.1f", 100 * m.prefillGflops() / m.fp16_gflops, m.fp16_gflops);
-    std::printf(" GFLOP/s\n");
+    if (m.coopmat_gflops > 0)
+        std::printf(", %.1f%% of its cooperative-matrix fp16 %.1f", 100 * m.prefillGflops() / m.coopmat_gflops,
+                    m.coopmat_gflops);
+    std::printf("\n");
     std::printf("  decode       %u tokens at batch 1 (greedy): %.2f tok/s, %.3f ms/token\n", m.decode_tokens,
                 m.decodeTokPerS(), m.decode_seconds * 1e3 / m.decode_tokens);
     std::printf("  host/step    mean %.1f us, p50 %.1f us, p99 %.1f us (waiting for the device: mean %.3f ms)\n",
@@ -309,15 +321,18 @@ void printOurs(const Measurement& m) {
     std::printf("  weights      %s read per token: %.2f GB/s, %.1f%% of %.2f GB/s\n",
                 formatBytes(m.weight_bytes_per_token).c_str(), m.weightGbPerS(), 100 * m.bandwidthShare(),
                 m.bandwidth_gb_per_s);
-    if (!m.op_us.empty()) {
-        std::vector<std::pair<std::string, double>> ops(m.op_us.begin(), m.op_us.end());
+    auto printOps = [](const char* title, const std::map<std::string, double>& by_op) {
+        if (by_op.empty()) return;
+        std::vector<std::pair<std::string, double>> ops(by_op.begin(), by_op.end());
         std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
         double total = 0;
         for (const auto& [name, us] : ops) total += us;
-        std::printf("  GPU time per token by op (timestamps after every op; %.1f us in all):\n", total);
+        std::printf("  GPU time %s by op (timestamps after every op; %.1f us in all):\n", title, total);
         for (const auto& [name, us] : ops)
             std::printf("    %-16s %9.1f us  %5.1f%%\n", name.c_str(), us, 100 * us / total);
-    }
+    };
+    printOps("of the prompt", m.prefill_op_us);
+    printOps("per decode token", m.op_us);
     std::fflush(stdout);
 }
 
@@ -352,6 +367,7 @@ json toJson(const Measurement& m) {
           {"gflop_per_s", m.prefillGflops()},
           {"probe_fp32_gflop_per_s", m.fp32_gflops},
           {"probe_fp16_gflop_per_s", m.fp16_gflops},
+          {"probe_coopmat_gflop_per_s", m.coopmat_gflops},
           {"ttft_ms", m.prefill_seconds * 1e3}}},
         {"decode",
          {{"tokens", m.decode_tokens},
@@ -365,6 +381,7 @@ json toJson(const Measurement& m) {
           {"weight_gb_per_s", m.weightGbPerS()},
           {"bandwidth_fraction", m.bandwidthShare()},
           {"gpu_us_per_token_by_op", m.op_us}}},
+        {"prefill_gpu_us_by_op", m.prefill_op_us},
         {"prompt_ids", m.prompt},
         {"generated_ids", m.generated},
     };

@@ -11,6 +11,7 @@
 #include "graph/build.hpp"
 #include "runtime/ops/attention.hpp"
 #include "runtime/ops/matmul.hpp"
+#include "runtime/ops/matmul_int8.hpp"
 #include "runtime/ops/matvec.hpp"
 #include "runtime/ops/norm.hpp"
 #include "runtime/vk/command.hpp"
@@ -91,6 +92,9 @@ struct Executor::Impl {
     // Where RMSNorm runs as its own dispatch instead of a matvec prologue: its output.
     bool separate_norm = false;
     vk::Buffer normed;
+    // ExecutorOptions::int8_activations: the quantized x of the prompt matmuls that use them.
+    bool int8 = false;
+    vk::Buffer quantized;
     vk::Buffer ids_readback, logits_readback;
     std::map<uint32_t, Plan> plans;
     StepTiming timing;
@@ -196,6 +200,17 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
             if (op.norm != graph::kNone) widest = std::max(widest, op.in[0].width);
         }
         normed = memory.createBuffer(uint64_t{max_n} * widest * sizeof(float), vk::MemoryKind::kDevice, "normed");
+    }
+    int8 = options.int8_activations && max_n > ops::kMaxMatVecColumns;
+    if (int8) {
+        uint32_t widest = 0;
+        for (const graph::Op& op : graph.ops) {
+            if (op.kind == graph::OpKind::kMatMul && ops::intDotSupported(caps, graph.weights[op.w].dtype))
+                widest = std::max(widest, graph.weights[op.w].cols);
+        }
+        int8 = widest > 0;
+        if (int8)
+            quantized = memory.createBuffer(ops::q8_1Bytes(widest, max_n), vk::MemoryKind::kDevice, "int8 activations");
     }
     partials = memory.createBuffer(
         ops::attentionPartialFloats({a.n_head, a.n_head_kv, a.head_dim}, split, decode_n) * sizeof(float),
@@ -380,6 +395,14 @@ void Executor::Impl::record(Plan& plan, Recording& rec) {
                     x_stride = w.cols;
                     norm = {};
                 }
+                // Int8 activations: quantized once for all the slabs.
+                vk::BufferRange q8_1;
+                if (int8 && cols > ops::kMaxMatVecColumns && ops::intDotSupported(device.caps(), w.dtype)) {
+                    q8_1 = {quantized.handle(), 0, ops::q8_1Bytes(w.cols, cols)};
+                    ops::recordQuantizeQ8_1(ctx, cmd, x, x_stride, w.cols, cols, q8_1);
+                    cmd.barrier();
+                    ++dispatches;
+                }
                 for (size_t s = 0; s < slabs.size(); ++s) {
                     const ops::MatVecArgs args{.dtype = w.dtype,
                                                .k = w.cols,
@@ -398,7 +421,9 @@ void Executor::Impl::record(Plan& plan, Recording& rec) {
                                                .eps = graph.eps,
                                                .bias = floats(op.bias),
                                                .accumulate = op.accumulate};
-                    if (cols > ops::kMaxMatVecColumns)
+                    if (q8_1.buffer != VK_NULL_HANDLE)
+                        ops::recordMatMulQ8_1(ctx, cmd, args, q8_1);
+                    else if (cols > ops::kMaxMatVecColumns)
                         ops::recordMatMul(ctx, cmd, args);
                     else
                         ops::recordMatVec(ctx, cmd, args);

@@ -31,6 +31,11 @@ struct ExecutorOptions {
     // Largest weight slab (one storage-buffer binding); 0: the device's maxStorageBufferRange.
     // Lower values split matrices into more row slabs (tests use it to exercise slabs).
     uint64_t max_slab_bytes = 0;
+    // Prompt matmuls of Q4_0 / Q8_0 weights quantize their activations to int8 (q8_1
+    // blocks) and use integer dot products, where the device has them: about 4e-3
+    // relative error per product (what `vkinfer perplexity --kl-divergence` measures);
+    // otherwise they run on fp32 (or, with cooperative matrices, fp16) activations.
+    bool int8_activations = false;
     // Keys per attention split; 0: chosen from the device's caps.
     uint32_t attention_chunk = 0;
     // Writes a GPU timestamp after every op, so lastOpTimes() can say where a step's

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -60,11 +61,13 @@ double createAllPipelines(vk::Device& device, VkPipelineCache cache, uint32_t* o
     return msSince(start);
 }
 
-// Best GFLOP/s of the peak kernel; iterations double until one run takes >= 40 ms.
+// Best GFLOP/s of a peak kernel doing `flops` per invocation per iteration (spec
+// constant 0: the workgroup size); iterations double until one run takes >= 40 ms.
 double measurePeak(ops::OpContext& ctx, vk::CommandBuffer& cmd, vk::TimestampPool& ts, shaders::ShaderId id,
-                   const vk::Buffer& out, uint32_t groups) {
-    const uint32_t wg = ops::streamingWorkgroupSize(ctx.device.caps());
-    const auto& kernel = ctx.kernels.get(id, {{0, wg}});
+                   std::vector<vk::SpecConstant> spec, double flops_per_iteration, const vk::Buffer& out,
+                   uint32_t groups) {
+    const uint32_t wg = spec.at(0).value;
+    const auto& kernel = ctx.kernels.get(id, std::move(spec));
     ctx.arena.reset();
     const vk::BufferRange bindings[] = {vk::wholeRange(out)};
     const VkDescriptorSet set = ctx.arena.bind(kernel, bindings);
@@ -78,7 +81,7 @@ double measurePeak(ops::OpContext& ctx, vk::CommandBuffer& cmd, vk::TimestampPoo
         seconds = run(iterations);
     }
     for (int trial = 0; trial < 2; ++trial) seconds = std::min(seconds, run(iterations));
-    const double flops = 64.0 * iterations * double(groups) * wg;
+    const double flops = flops_per_iteration * iterations * double(groups) * wg;
     return flops / seconds / 1e9;
 }
 
@@ -153,10 +156,23 @@ ProbeResult runProbe(vk::Device& device, const ProbeProgress& progress) {
     vk::Buffer out = memory.createBuffer(uint64_t{groups} * ops::streamingWorkgroupSize(caps) * 4,
                                          vk::MemoryKind::kDevice, "probe peak output");
     report("fp32 throughput", 0.6);
-    result.fp32_gflops = measurePeak(ctx, cmd, ts, shaders::ShaderId::peak_f32, out, groups);
+    const uint32_t wg = ops::streamingWorkgroupSize(caps);
+    // peak.comp: 8 chains of 4-wide FMAs per iteration.
+    result.fp32_gflops = measurePeak(ctx, cmd, ts, shaders::ShaderId::peak_f32, {{0, wg}}, 64.0, out, groups);
     if (caps.shader_fp16) {
-        report("fp16 throughput", 0.8);
-        result.fp16_gflops = measurePeak(ctx, cmd, ts, shaders::ShaderId::peak_f16, out, groups);
+        report("fp16 throughput", 0.75);
+        result.fp16_gflops = measurePeak(ctx, cmd, ts, shaders::ShaderId::peak_f16, {{0, wg}}, 64.0, out, groups);
+    }
+    if (const auto shape = ops::matMulCoopMatShape(caps)) {
+        // One subgroup per workgroup, 4 multiply-add chains per iteration.
+        report("cooperative matrix throughput", 0.9);
+        const uint32_t sg = caps.subgroup_size;
+        const uint32_t cm_groups = 4096;
+        vk::Buffer cm_out = memory.createBuffer(uint64_t{cm_groups} * 4 * shape->m * shape->n * 4,
+                                                vk::MemoryKind::kDevice, "probe cooperative matrix output");
+        result.coopmat_gflops = measurePeak(ctx, cmd, ts, shaders::ShaderId::peak_coopmat,
+                                            {{0, sg}, {1, shape->m}, {2, shape->n}, {3, shape->k}},
+                                            4.0 * 2 * shape->m * shape->n * shape->k / sg, cm_out, cm_groups);
     }
     report("done", 1.0);
     return result;
@@ -172,6 +188,7 @@ nlohmann::json toJson(const ProbeResult& r) {
         {"copy", {{"buffer_bytes", r.copy_buffer_bytes}, {"gb_per_s", r.copy_gb_per_s}}},
         {"fp32_gflops", r.fp32_gflops},
         {"fp16_gflops", r.fp16_gflops ? nlohmann::json(*r.fp16_gflops) : nlohmann::json(nullptr)},
+        {"coopmat_gflops", r.coopmat_gflops ? nlohmann::json(*r.coopmat_gflops) : nlohmann::json(nullptr)},
         {"gpu_timestamps", r.gpu_timestamps},
     };
     return j;

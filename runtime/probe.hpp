@@ -28,6 +28,9 @@ struct ProbeResult {
 
     double fp32_gflops = 0;
     std::optional<double> fp16_gflops;  // absent when the device has no fp16 arithmetic
+    // fp16 x fp16 + fp32 cooperative matrices in the prompt matmul's shape; absent
+    // where the matmul does not use them.
+    std::optional<double> coopmat_gflops;
 
     bool gpu_timestamps = false;  // false: timed on the host around submit + wait
 };

@@ -11,8 +11,9 @@
 // the inner loop has no bounds checks; only the tile's valid outputs are written.
 // Variants: one WTYPE_* (common/dequant.glsl), GLU for the SwiGLU epilogue, and
 // COOPMAT: the tiles held as fp16 and multiplied by cooperative matrices
-// (GL_NV_cooperative_matrix, fp32 accumulation): each subgroup owns CM_BLOCKS
-// CM_M x CM_N blocks of the tile and writes them out through a slot of shared memory.
+// (GL_NV_cooperative_matrix, fp32 accumulation): the subgroups form an SG_M x
+// (SUBGROUPS / SG_M) grid over the tile, each owning CM_BM x CM_BN blocks of
+// CM_M x CM_N, and write them out through a slot of shared memory.
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_control_flow_attributes : require
 #if defined(COOPMAT)
@@ -37,8 +38,10 @@ layout(constant_id = 8) const uint ACCUMULATE = 0;        // y += instead of y =
 layout(constant_id = 9) const uint CM_M = 16;             // cooperative matrix shape (a device's)
 layout(constant_id = 10) const uint CM_N = 16;
 layout(constant_id = 11) const uint CM_K = 16;
-layout(constant_id = 12) const uint CM_BLOCKS = 4;        // blocks per subgroup
-layout(constant_id = 13) const uint SUBGROUPS = 4;        // kWorkgroupSize / subgroup size
+layout(constant_id = 12) const uint CM_BM = 2;            // block rows per subgroup
+layout(constant_id = 13) const uint CM_BN = 2;            // block columns per subgroup
+layout(constant_id = 14) const uint SUBGROUPS = 8;        // kWorkgroupSize / subgroup size
+layout(constant_id = 15) const uint SG_M = 2;             // subgroups along the rows: BM = SG_M * CM_BM * CM_M
 #endif
 
 #if defined(GLU)
@@ -154,13 +157,17 @@ void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint first_row = gl_WorkGroupID.x * BM;
     const uint first_col = gl_WorkGroupID.y * BN;
-    // Subgroup g owns blocks g * CM_BLOCKS .. + CM_BLOCKS - 1 of the tile, block b at
-    // block row b % (BM / CM_M), block column b / (BM / CM_M).
-    const uint kBlockRows = BM / CM_M;
+    // Subgroup sg owns block rows (sg % SG_M) * CM_BM + i and block columns
+    // (sg / SG_M) * CM_BN + j of the tile.
     const uint sg = gl_SubgroupID;
+    const uint block_row0 = (sg % SG_M) * CM_BM;
+    const uint block_col0 = (sg / SG_M) * CM_BN;
 
-    fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N> acc[NMAT * CM_BLOCKS];
-    [[unroll]] for (uint b = 0; b < NMAT * CM_BLOCKS; ++b) acc[b] = fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N>(0.0);
+    // acc[(m * CM_BM + i) * CM_BN + j]: matrix m, block (i, j) of the subgroup's.
+    fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N> acc[NMAT * CM_BM * CM_BN];
+    [[unroll]] for (uint b = 0; b < NMAT * CM_BM * CM_BN; ++b) {
+        acc[b] = fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N>(0.0);
+    }
 
     for (uint k0 = 0; k0 < p.k; k0 += BK) {
         barrier();  // the previous step's tiles are consumed
@@ -168,31 +175,34 @@ void main() {
         stageColumns(tid, first_col, k0);
         barrier();
         [[unroll]] for (uint kk = 0; kk < BK; kk += CM_K) {
-            [[unroll]] for (uint b = 0; b < CM_BLOCKS; ++b) {
-                const uint block = sg * CM_BLOCKS + b;
-                fcoopmatNV<16, gl_ScopeSubgroup, CM_K, CM_N> xb;
-                coopMatLoadNV(xb, x_tile, kk * kXStride + (block / kBlockRows) * CM_N, kXStride, false);
-                [[unroll]] for (uint m = 0; m < NMAT; ++m) {
+            fcoopmatNV<16, gl_ScopeSubgroup, CM_K, CM_N> xb[CM_BN];
+            [[unroll]] for (uint j = 0; j < CM_BN; ++j) {
+                coopMatLoadNV(xb[j], x_tile, kk * kXStride + (block_col0 + j) * CM_N, kXStride, false);
+            }
+            [[unroll]] for (uint m = 0; m < NMAT; ++m) {
+                [[unroll]] for (uint i = 0; i < CM_BM; ++i) {
                     fcoopmatNV<16, gl_ScopeSubgroup, CM_M, CM_K> wb;
-                    coopMatLoadNV(wb, w_tile, (m * BK + kk) * kWStride + (block % kBlockRows) * CM_M, kWStride, true);
-                    acc[m * CM_BLOCKS + b] = coopMatMulAddNV(wb, xb, acc[m * CM_BLOCKS + b]);
+                    coopMatLoadNV(wb, w_tile, (m * BK + kk) * kWStride + (block_row0 + i) * CM_M, kWStride, true);
+                    [[unroll]] for (uint j = 0; j < CM_BN; ++j) {
+                        const uint a = (m * CM_BM + i) * CM_BN + j;
+                        acc[a] = coopMatMulAddNV(wb, xb[j], acc[a]);
+                    }
                 }
             }
         }
     }
 
-    // Each block through the subgroup's slot: lane l writes elements l, l + subgroup
+    // Each block through the subgroup's slot: lane l takes elements l, l + subgroup
     // size, ... (column-major, so neighbouring lanes write neighbouring rows of y).
     const uint slot = sg * CM_M * CM_N;
     const uint kPerLane = (CM_M * CM_N + gl_SubgroupSize - 1) / gl_SubgroupSize;
-    [[unroll]] for (uint b = 0; b < CM_BLOCKS; ++b) {
-        const uint block = sg * CM_BLOCKS + b;
-        const uint block_row = first_row + (block % kBlockRows) * CM_M;
-        const uint block_col = first_col + (block / kBlockRows) * CM_N;
-        float gate[16];  // kPerLane <= 16: blocks of at most 16 x 16 on subgroups of at least 16
+    [[unroll]] for (uint b = 0; b < CM_BM * CM_BN; ++b) {
+        const uint block_row = first_row + (block_row0 + b / CM_BN) * CM_M;
+        const uint block_col = first_col + (block_col0 + b % CM_BN) * CM_N;
+        float gate[16];  // kPerLane <= 16: the host keeps blocks within 16 values per lane
         [[unroll]] for (uint m = 0; m < NMAT; ++m) {
             subgroupBarrier();  // the slot's previous contents are consumed
-            coopMatStoreNV(acc[m * CM_BLOCKS + b], c_slot, slot, CM_M, true);
+            coopMatStoreNV(acc[m * CM_BM * CM_BN + b], c_slot, slot, CM_M, true);
             subgroupMemoryBarrierShared();
             subgroupBarrier();
             for (uint e = 0; e < kPerLane; ++e) {

@@ -43,6 +43,7 @@ struct Options {
     std::string text, base, save_logits, device = "auto";
     uint32_t ctx = 512, chunks = 0;
     bool json = false;
+    bool int8_activations = false;  // for the models, not the base
 };
 
 // What the table says about a model file, read before anything is loaded.
@@ -144,8 +145,8 @@ std::string formatSeconds(double s) {
 // Loads the model, scores every chunk (progress bar with the running estimate and the
 // time left), optionally against base logits or saving its own.
 ModelRun runModel(const ModelInfo& info, const Options& o, std::span<const uint32_t> tokens, const ChunkPlan& plan,
-                  std::optional<uint32_t> bos, const LogitsReader* base, LogitsWriter* save) {
-    const auto session = openSession({.model = info.path, .device = o.device, .ctx = o.ctx});
+                  std::optional<uint32_t> bos, const LogitsReader* base, LogitsWriter* save, bool int8) {
+    const auto session = openSession({.model = info.path, .device = o.device, .ctx = o.ctx, .int8_activations = int8});
     Executor& executor = *session->executor;
     const ChunkEvaluator run_chunk = executorEvaluator(executor);
     ModelRun r;
@@ -367,7 +368,7 @@ int runPerplexity(const Options& o) {
             path = temp.path;
         }
         LogitsWriter writer(path, plan, base_model->n_vocab, tokens);
-        base_run = runModel(*base_model, o, tokens, plan, bos, nullptr, &writer);
+        base_run = runModel(*base_model, o, tokens, plan, bos, nullptr, &writer, false);
         base_file = std::make_unique<LogitsReader>(path);
     }
     std::vector<ModelRun> runs;
@@ -375,7 +376,7 @@ int runPerplexity(const Options& o) {
         std::unique_ptr<LogitsWriter> writer;
         if (!base_model && !o.save_logits.empty())
             writer = std::make_unique<LogitsWriter>(o.save_logits, plan, m.n_vocab, tokens);
-        runs.push_back(runModel(m, o, tokens, plan, bos, base_file.get(), writer.get()));
+        runs.push_back(runModel(m, o, tokens, plan, bos, base_file.get(), writer.get(), o.int8_activations));
     }
 
     printReport(o, plan, tokens.size(), base_model ? &*base_model : nullptr, base_run ? &*base_run : nullptr, models,
@@ -398,6 +399,9 @@ Subcommand addPerplexityCommand(CLI::App& app) {
     sub->add_option("-c,--ctx", o->ctx, "tokens per chunk; the second half of each chunk is scored")
         ->capture_default_str();
     sub->add_option("--chunks", o->chunks, "score at most this many chunks (default: all the text holds)");
+    sub->add_flag("--int8-activations", o->int8_activations,
+                  "run the models' (not the base's) Q4_0/Q8_0 prompt matmuls on int8 activations, to measure "
+                  "what that costs");
     sub->add_option("--kl-divergence", o->base,
                     "the base to compare with: a GGUF model (run first, in this run) or a logits file from "
                     "--save-logits; adds Δppl, KL divergence and top-1 agreement")

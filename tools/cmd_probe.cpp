@@ -49,8 +49,9 @@ Subcommand addProbeCommand(CLI::App& app) {
                 std::printf("  bandwidth    %.1f GB/s (copy of %s, bytes read + written)\n", r.copy_gb_per_s,
                             formatBytes(r.copy_buffer_bytes).c_str());
                 std::printf("  fp32         %.1f GFLOP/s (FMA)\n", r.fp32_gflops);
-                if (r.fp16_gflops)
-                    std::printf("  fp16         %.1f GFLOP/s (FMA)\n", *r.fp16_gflops);
+                if (r.fp16_gflops) std::printf("  fp16         %.1f GFLOP/s (FMA)\n", *r.fp16_gflops);
+                if (r.coopmat_gflops)
+                    std::printf("  coop matrix  %.1f GFLOP/s (fp16 x fp16 + fp32)\n", *r.coopmat_gflops);
                 else
                     std::printf("  fp16         not supported by the device\n");
                 std::printf("  timing       %s\n", r.gpu_timestamps ? "GPU timestamps" : "host clock (no timestamps)");

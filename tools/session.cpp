@@ -13,6 +13,9 @@ void addModelOptions(CLI::App* app, ModelOptions& o) {
     app->add_option("--device", o.device, "Vulkan device: auto, an index or a name substring (see `vkinfer devices`)")
         ->capture_default_str();
     app->add_option("-c,--ctx", o.ctx, "context length in tokens (default: the model's, at most 4096)");
+    app->add_flag("--int8-activations", o.int8_activations,
+                  "prompt matmuls of Q4_0/Q8_0 weights quantize activations to int8 (integer dot products; "
+                  "`perplexity --kl-divergence` shows what it costs)");
 }
 
 void addSamplingOptions(CLI::App* app, SamplingParams& p) {
@@ -42,7 +45,7 @@ std::unique_ptr<Session> openSession(const ModelOptions& o) {
     {
         ProgressBar bar("loading " + std::filesystem::path(o.model).filename().string());
         s->executor = std::make_unique<Executor>(
-            *s->device, *s->file, ExecutorOptions{.n_ctx = o.ctx},
+            *s->device, *s->file, ExecutorOptions{.n_ctx = o.ctx, .int8_activations = o.int8_activations},
             [&](uint64_t done, uint64_t total) { bar.update(total ? double(done) / double(total) : 1.0, "weights"); });
         bar.finish();
     }

@@ -20,6 +20,7 @@ struct ModelOptions {
     std::string model;
     std::string device = "auto";
     uint32_t ctx = 0;
+    bool int8_activations = false;  // ExecutorOptions::int8_activations
 };
 void addModelOptions(CLI::App* app, ModelOptions& options);
 void addSamplingOptions(CLI::App* app, SamplingParams& params);

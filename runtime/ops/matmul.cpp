@@ -43,9 +43,10 @@ struct MatMulSpec {
     uint32_t bm, bn, bk, tm, tn;
     uint32_t workgroup;
     uint32_t chunk_threads;  // decoding invocations per 32-element chunk
-    // Cooperative matrices: the shape, blocks per subgroup and subgroups per workgroup.
+    // Cooperative matrices: the shape, the subgroups (sg_m along the rows) and the
+    // blocks each owns (cm_bm x cm_bn).
     std::optional<CoopMatShape> coopmat;
-    uint32_t blocks = 0, subgroups = 0;
+    uint32_t subgroups = 0, sg_m = 0, cm_bm = 0, cm_bn = 0;
 };
 
 // Every (row, chunk) of a weight tile gets invocations to decode its 8 groups of 4.
@@ -53,19 +54,22 @@ uint32_t chunkThreads(uint32_t workgroup, uint32_t bm, uint32_t bk) {
     return std::clamp(workgroup / (bm * bk / 32), 1u, 8u);
 }
 
-// Cooperative-matrix tiles: 64 x 64 x 32 (fp16 weight and x tiles, 13.5 KiB; 18 KiB
-// with SwiGLU's second weight tile, plus one block of floats per subgroup), four
-// subgroups each owning a quarter of the tile's blocks. Not tuned yet.
+// Cooperative-matrix tiles: 64 rows x 128 columns x 32, eight subgroups in a 2 x 4
+// grid each owning a 32 x 32 corner (2 x 2 blocks of 16 x 16, or 2 x 4 of 16 x 8).
+// fp16 weight and x tiles: 13 KiB, 18 KiB with SwiGLU's second weight tile, plus one
+// block of floats per subgroup. Rows of a dim-2048 model's matrices give 32+ row
+// tiles, times 4 column tiles for a 512-token chunk: enough workgroups for a big GPU.
 std::optional<MatMulSpec> coopMatSpec(const vk::DeviceCaps& caps, bool glu) {
     const std::optional<CoopMatShape> shape = matMulCoopMatShape(caps);
     if (!shape) return std::nullopt;
-    MatMulSpec s{64, 64, 32, 0, 0, 0, 0, shape, 0, 4};
+    MatMulSpec s{64, 128, 32, 0, 0, 0, 0, shape, 8, 2, 0, 0};
     const uint32_t subgroup = caps.subgroup_size;
-    const uint32_t blocks = (s.bm / shape->m) * (s.bn / shape->n);
-    if (s.bm % shape->m || s.bn % shape->n || s.bk % shape->k || blocks % s.subgroups) return std::nullopt;
+    const uint32_t sg_n = s.subgroups / s.sg_m;
+    if (s.bm % (s.sg_m * shape->m) || s.bn % (sg_n * shape->n) || s.bk % shape->k) return std::nullopt;
+    s.cm_bm = s.bm / (s.sg_m * shape->m);
+    s.cm_bn = s.bn / (sg_n * shape->n);
     // The kernel's per-lane share of a block is at most 16 floats.
     if (shape->m * shape->n > 16 * subgroup) return std::nullopt;
-    s.blocks = blocks / s.subgroups;
     s.workgroup = s.subgroups * subgroup;
     const uint64_t shared =
         2ull * s.bk * ((glu ? 2 : 1) * (s.bm + 8) + s.bn + 8) + 4ull * s.subgroups * shape->m * shape->n;
@@ -86,7 +90,7 @@ MatMulSpec matMulSpec(const vk::DeviceCaps& caps, bool glu) {
             break;
         }
     }
-    MatMulSpec s{row->bm, row->bn, row->bk, row->tm, row->tn, 0, 0, std::nullopt, 0, 0};
+    MatMulSpec s{row->bm, row->bn, row->bk, row->tm, row->tn, 0, 0, std::nullopt, 0, 0, 0, 0};
     const uint32_t max_workgroup = std::min(caps.max_workgroup_invocations, caps.max_workgroup_size[0]);
     auto invocations = [&] { return (s.bm / s.tm) * (s.bn / s.tn); };
     auto shared_bytes = [&] { return 4ull * s.bk * ((glu ? 2 : 1) * s.bm + s.bn); };
@@ -102,7 +106,8 @@ MatMulSpec matMulSpec(const vk::DeviceCaps& caps, bool glu) {
 }  // namespace
 
 std::optional<CoopMatShape> matMulCoopMatShape(const vk::DeviceCaps& caps) {
-    if (!caps.cooperative_matrix_nv || !caps.shader_fp16 || !caps.hasSubgroupOps(VK_SUBGROUP_FEATURE_BASIC_BIT))
+    if (!caps.cooperative_matrix_nv || !caps.shader_fp16 || !caps.vulkan_memory_model ||
+        !caps.hasSubgroupOps(VK_SUBGROUP_FEATURE_BASIC_BIT))
         return std::nullopt;
     // Subgroups must be exactly subgroup_size wide: the kernel divides blocks among them.
     if (caps.subgroup_min_size != caps.subgroup_size) return std::nullopt;
@@ -153,8 +158,10 @@ void recordMatMul(OpContext& ctx, vk::CommandBuffer& cmd, const MatVecArgs& a) {
         constants.insert(constants.end(), {{9, spec.coopmat->m},
                                            {10, spec.coopmat->n},
                                            {11, spec.coopmat->k},
-                                           {12, spec.blocks},
-                                           {13, spec.subgroups}});
+                                           {12, spec.cm_bm},
+                                           {13, spec.cm_bn},
+                                           {14, spec.subgroups},
+                                           {15, spec.sg_m}});
     }
     const auto& kernel = ctx.kernels.get(id, std::move(constants));
     // Bindings in matmul.comp's order; a missing bias reads x's range (never accessed).

@@ -271,6 +271,9 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_nv = {
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
     const bool has_coop_nv = caps.hasExtension(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model = {
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    const bool has_memory_model = v12 || caps.hasExtension(VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
 
     tail = &features.pNext;
     chain(storage16);
@@ -281,6 +284,7 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
     if (has_dot) chain(dot);
     if (has_coop) chain(coop);
     if (has_coop_nv) chain(coop_nv);
+    if (has_memory_model) chain(memory_model);
     vkGetPhysicalDeviceFeatures2(pd, &features);
 
     caps.shader_int16 = features.features.shaderInt16;
@@ -295,6 +299,7 @@ DeviceCaps probeCaps(VkPhysicalDevice pd, uint32_t index, uint32_t instance_api)
     caps.cooperative_matrix = has_coop && coop.cooperativeMatrix;
     if (caps.cooperative_matrix) caps.cooperative_matrix_shapes = coopMatShapes(pd);
     caps.cooperative_matrix_nv = has_coop_nv && coop_nv.cooperativeMatrix;
+    caps.vulkan_memory_model = has_memory_model && memory_model.vulkanMemoryModel;
     if (caps.cooperative_matrix_nv) caps.cooperative_matrix_nv_shapes = coopMatShapesNv(pd);
 
     // Memory.
@@ -454,6 +459,7 @@ nlohmann::json toJson(const DeviceCaps& c) {
         {"cooperative_matrix", c.cooperative_matrix},
         {"cooperative_matrix_shapes", shapesJson(c.cooperative_matrix_shapes)},
         {"cooperative_matrix_nv", c.cooperative_matrix_nv},
+        {"vulkan_memory_model", c.vulkan_memory_model},
         {"cooperative_matrix_nv_shapes", shapesJson(c.cooperative_matrix_nv_shapes)},
         {"timeline_semaphore", c.timeline_semaphore},
         {"memory_budget_ext", c.memory_budget},

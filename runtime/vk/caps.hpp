@@ -78,6 +78,7 @@ struct DeviceCaps {
     // VK_NV_cooperative_matrix: the form of cooperative matrices Debian 12's glslang
     // compiles (GL_NV_cooperative_matrix), enabled at device creation when present.
     bool cooperative_matrix_nv = false;
+    bool vulkan_memory_model = false;  // what GL_KHR_memory_scope_semantics (coopmat kernels) compiles to
     std::vector<CoopMatShape> cooperative_matrix_nv_shapes;
     bool timeline_semaphore = false;
     bool memory_budget = false;  // VK_EXT_memory_budget

@@ -142,6 +142,7 @@ Device::Device(Instance& instance, std::string_view spec) : instance_(instance) 
     f12.shaderFloat16 = caps_.shader_fp16;
     f12.shaderInt8 = caps_.shader_int8;
     f12.timelineSemaphore = VK_TRUE;
+    f12.vulkanMemoryModel = caps_.vulkan_memory_model;
     VkPhysicalDeviceVulkan13Features f13 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
     f13.subgroupSizeControl = caps_.subgroup_size_control;
     f13.computeFullSubgroups = caps_.subgroup_size_control;

@@ -12,6 +12,7 @@
 #include "graph/reference.hpp"
 #include "graph/reference_ops.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/ops/matmul_int8.hpp"
 #include "support/gpu.hpp"
 #include "support/test_models.hpp"
 
@@ -182,6 +183,44 @@ TEST_F(ExecutorPromptSteps, OneChunkManyChunksAndTokenByTokenAgree) {
                 compare(std::span(other).subspan(c * vocab, vocab), std::span(whole).subspan(c * vocab, vocab));
             ASSERT_LT(g.max_diff, 1e-3 * std::max(1.0, g.max_abs)) << "steps of " << step << ", position " << c;
         }
+    }
+}
+
+// Int8 activations (ExecutorOptions::int8_activations) on the Q4_0 and Q8_0 models:
+// each prompt matmul adds a quantize dispatch, and the logits stay near the reference.
+// Quantizing x to 8 bits per 32-element block costs ~4e-3 relative error per product
+// (tests/gpu/matmul_int8_test.cpp measures it); through two layers that stays within
+// 3e-2 of the largest logit, and the greedy id agrees where the top-2 gap exceeds it.
+TEST_F(ExecutorPromptSteps, Int8ActivationsStayNearTheReference) {
+    if (!ops::intDotSupported(test::device().caps(), quant::DType::kQ8_0)) GTEST_SKIP() << "no integer dot products";
+    for (const char* recipe : {"q4_0", "q8_0"}) {
+        SCOPED_TRACE(recipe);
+        const auto file = model::GgufFile::open(test::testModel(model::Arch::kLlama, recipe));
+        Executor plain_gpu(test::device(), file, {.n_ctx = 64, .buckets = {64}});
+        Executor gpu(test::device(), file, {.n_ctx = 64, .buckets = {64}, .int8_activations = true});
+        EXPECT_GT(gpu.dispatches(40), plain_gpu.dispatches(40))
+            << "no quantize dispatches: the int8 path is not in use";
+        const graph::Graph plain = graph::buildGraph(file);
+        graph::ReferenceExecutor ref(plain, file, 64);
+        const uint32_t vocab = gpu.vocabSize();
+        const std::vector<uint32_t> tokens = randomPrompt(40, vocab);
+        std::vector<float> logits;
+        runLogits(gpu, tokens, 0, 40, logits);
+        std::vector<uint32_t> pos(40);
+        std::iota(pos.begin(), pos.end(), 0u);
+        const auto expect = ref.forward(tokens, pos);
+        double worst = 0;
+        for (uint32_t c = 0; c < 40; ++c) {
+            const auto got = std::span(logits).subspan(size_t{c} * vocab, vocab);
+            const auto want = std::span(expect).subspan(size_t{c} * vocab, vocab);
+            const Gap g = compare(got, want);
+            worst = std::max(worst, g.max_diff / std::max(1.0, g.max_abs));
+            ASSERT_LT(g.max_diff, 3e-2 * std::max(1.0, g.max_abs)) << "prompt position " << c;
+            if (topGap(want) > 2 * 3e-2 * std::max(1.0, g.max_abs)) {
+                EXPECT_EQ(graph::ref::argMax(got), graph::ref::argMax(want)) << "prompt position " << c;
+            }
+        }
+        RecordProperty(std::string("worst_relative_gap_") + recipe, std::to_string(worst));
     }
 }
 

@@ -29,6 +29,7 @@ const Expected kExpected[] = {
     {ShaderId::max_f32, 2, sizeof(shader::ReduceParams)},
     {ShaderId::peak_f32, 1, sizeof(shader::PeakParams)},
     {ShaderId::peak_f16, 1, sizeof(shader::PeakParams)},
+    {ShaderId::peak_coopmat, 1, sizeof(shader::PeakParams)},
     {ShaderId::rope_kv, 9, sizeof(shader::RopeKvParams)},
     {ShaderId::attention_split, 6, sizeof(shader::AttentionParams)},
     {ShaderId::attention_reduce, 2, sizeof(shader::AttentionParams)},
