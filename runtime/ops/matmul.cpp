@@ -130,16 +130,8 @@ void recordMatMul(OpContext& ctx, vk::CommandBuffer& cmd, const MatVecArgs& a) {
     checkMatMulSupport(caps, a.dtype);
     checkRowLength(a.dtype, a.k);
     VKI_ASSERT_MSG(!present(a.norm), "matmul has no RMSNorm prologue: record it as its own dispatch");
-    VKI_ASSERT(a.n >= 1 && a.rows >= 1);
-    VKI_ASSERT(a.n == 1 || (a.x_stride >= a.k && a.y_stride >= a.row0 + a.rows));
-    const uint64_t slab_bytes = quant::byteSize(a.dtype, a.k) * a.rows;
+    checkProductArgs(a, true);
     const bool glu = present(a.up);
-    VKI_ASSERT(a.w.size >= slab_bytes && (!glu || a.up.size >= slab_bytes));
-    const uint64_t x_floats = columnsSpan(a.n, a.x_stride, a.k);
-    const uint64_t y_floats = columnsSpan(a.n, a.y_stride, uint64_t{a.row0} + a.rows);
-    VKI_ASSERT_MSG(x_floats <= UINT32_MAX && y_floats <= UINT32_MAX, "activations must be indexable by 32 bits");
-    VKI_ASSERT(a.x.size >= x_floats * 4 && a.y.size >= y_floats * 4);
-    VKI_ASSERT(!present(a.bias) || a.bias.size >= (uint64_t{a.row0} + a.rows) * 4);
 
     const WeightKernels& ids = *findKernels(a.dtype);
     const MatMulSpec spec = matMulSpec(caps, glu);
@@ -168,12 +160,8 @@ void recordMatMul(OpContext& ctx, vk::CommandBuffer& cmd, const MatVecArgs& a) {
     const vk::BufferRange bindings[] = {a.w, a.x, a.y, present(a.bias) ? a.bias : a.x, a.up};
     const shader::MatMulParams params{a.k, a.rows, a.row0, rowWords(a.dtype, a.k), a.n, a.x_stride, a.y_stride};
 
-    // Row tiles along x, column tiles along y.
-    const uint32_t groups_x = (a.rows + spec.bm - 1) / spec.bm;
-    const uint32_t groups_y = (a.n + spec.bn - 1) / spec.bn;
-    VKI_ASSERT_MSG(groups_x <= caps.max_workgroup_count[0] && groups_y <= caps.max_workgroup_count[1],
-                   "matmul slab has more row or column tiles than one dispatch takes");
-    cmd.dispatch(kernel, ctx.arena.bind(kernel, std::span(bindings, glu ? 5 : 4)), params, groups_x, groups_y);
+    const TileGrid grid = tileGrid(caps, a, spec.bm, spec.bn);
+    cmd.dispatch(kernel, ctx.arena.bind(kernel, std::span(bindings, glu ? 5 : 4)), params, grid.x, grid.y);
 }
 
 }  // namespace vki::ops

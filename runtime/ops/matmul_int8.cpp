@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "runtime/ops/weights.hpp"
 #include "runtime/vk/device.hpp"
 #include "shaders/common/params.h"
 
@@ -53,10 +54,6 @@ MatMulQ8_1Spec matMulSpec(const vk::DeviceCaps& caps, bool glu) {
     VKI_ASSERT_MSG(s.workgroup <= caps.max_workgroup_invocations && s.workgroup <= caps.max_workgroup_size[0],
                    "matmul_q8_1 workgroup exceeds the device's limit");
     return s;
-}
-
-bool present(const vk::BufferRange& r) {
-    return r.buffer != VK_NULL_HANDLE;
 }
 
 }  // namespace
@@ -110,16 +107,10 @@ void recordMatMulQ8_1(OpContext& ctx, vk::CommandBuffer& cmd, const MatVecArgs& 
     checkIntDotSupport(caps, a.dtype);
     VKI_ASSERT_MSG(!present(a.norm), "the int8 matmul has no RMSNorm prologue: normalize before quantizing");
     VKI_ASSERT_MSG(a.k >= 32 && a.k % 32 == 0, "row length must be a positive multiple of 32");
-    VKI_ASSERT(a.n >= 1 && a.rows >= 1);
-    VKI_ASSERT(a.n == 1 || a.y_stride >= a.row0 + a.rows);
+    checkProductArgs(a, false);
+    VKI_ASSERT(quantized_x.size >= q8_1Bytes(a.k, a.n));
     const uint64_t row_bytes = quant::byteSize(a.dtype, a.k);
     const bool glu = present(a.up);
-    VKI_ASSERT(a.w.size >= row_bytes * a.rows && (!glu || a.up.size >= row_bytes * a.rows));
-    const uint64_t y_floats = uint64_t{a.n - 1} * a.y_stride + a.row0 + a.rows;
-    VKI_ASSERT_MSG(y_floats <= UINT32_MAX && row_bytes / 2 * a.rows <= UINT32_MAX,
-                   "weights and outputs must be indexable by 32 bits");
-    VKI_ASSERT(a.y.size >= y_floats * 4 && quantized_x.size >= q8_1Bytes(a.k, a.n));
-    VKI_ASSERT(!present(a.bias) || a.bias.size >= (uint64_t{a.row0} + a.rows) * 4);
 
     const MatMulQ8_1Spec s = matMulSpec(caps, glu);
     const ShaderId id = a.dtype == quant::DType::kQ4_0
@@ -136,11 +127,8 @@ void recordMatMulQ8_1(OpContext& ctx, vk::CommandBuffer& cmd, const MatVecArgs& 
     // Bindings in matmul_q8_1.comp's order; no bias: quantized_x's range (never read).
     const vk::BufferRange bindings[] = {a.w, quantized_x, a.y, present(a.bias) ? a.bias : quantized_x, a.up};
     const shader::MatMulQ8_1Params params{a.k, a.rows, a.row0, static_cast<uint32_t>(row_bytes / 2), a.n, a.y_stride};
-    const uint32_t groups_x = (a.rows + s.bm - 1) / s.bm;
-    const uint32_t groups_y = (a.n + s.bn - 1) / s.bn;
-    VKI_ASSERT_MSG(groups_x <= caps.max_workgroup_count[0] && groups_y <= caps.max_workgroup_count[1],
-                   "matmul_q8_1 grid exceeds the device's workgroup count limit");
-    cmd.dispatch(kernel, ctx.arena.bind(kernel, std::span(bindings, glu ? 5 : 4)), params, groups_x, groups_y);
+    const TileGrid grid = tileGrid(caps, a, s.bm, s.bn);
+    cmd.dispatch(kernel, ctx.arena.bind(kernel, std::span(bindings, glu ? 5 : 4)), params, grid.x, grid.y);
 }
 
 }  // namespace vki::ops

@@ -85,18 +85,9 @@ void recordMatVec(OpContext& ctx, vk::CommandBuffer& cmd, const MatVecArgs& a) {
     const vk::DeviceCaps& caps = ctx.device.caps();
     checkMatVecSupport(caps, a.dtype);
     checkRowLength(a.dtype, a.k);
-    VKI_ASSERT(a.n >= 1 && a.n <= kMaxMatVecColumns);
-    VKI_ASSERT(a.rows >= 1);
-    VKI_ASSERT(a.n == 1 || (a.x_stride >= a.k && a.y_stride >= a.row0 + a.rows));
-    const uint64_t slab_bytes = quant::byteSize(a.dtype, a.k) * a.rows;
+    VKI_ASSERT(a.n <= kMaxMatVecColumns);
+    checkProductArgs(a, true);
     const bool glu = present(a.up);
-    VKI_ASSERT(a.w.size >= slab_bytes && (!glu || a.up.size >= slab_bytes));
-    const uint64_t x_floats = columnsSpan(a.n, a.x_stride, a.k);
-    const uint64_t y_floats = columnsSpan(a.n, a.y_stride, uint64_t{a.row0} + a.rows);
-    VKI_ASSERT_MSG(x_floats <= UINT32_MAX && y_floats <= UINT32_MAX, "activations must be indexable by 32 bits");
-    VKI_ASSERT(a.x.size >= x_floats * 4 && a.y.size >= y_floats * 4);
-    VKI_ASSERT(!present(a.norm) || a.norm.size >= uint64_t{a.k} * 4);
-    VKI_ASSERT(!present(a.bias) || a.bias.size >= (uint64_t{a.row0} + a.rows) * 4);
 
     const WeightKernels& ids = *findKernels(a.dtype);
     const MatVecSpec spec = matVecSpec(caps, a.n, glu);

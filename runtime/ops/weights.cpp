@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "runtime/ops/matvec.hpp"
 
 namespace vki::ops {
 
@@ -76,6 +77,31 @@ void checkRowLength(quant::DType dtype, uint32_t k) {
     const uint32_t block = quant::traits(dtype).block_elements;
     VKI_ASSERT_MSG(k >= 1 && k % block == 0, std::string("row length must be a positive multiple of ") +
                                                  std::to_string(block) + " for " + quant::traits(dtype).name);
+}
+
+void checkProductArgs(const MatVecArgs& a, bool reads_x) {
+    VKI_ASSERT(a.n >= 1 && a.rows >= 1);
+    VKI_ASSERT(a.n == 1 || ((!reads_x || a.x_stride >= a.k) && a.y_stride >= a.row0 + a.rows));
+    const uint64_t slab_bytes = quant::byteSize(a.dtype, a.k) * a.rows;
+    VKI_ASSERT(a.w.size >= slab_bytes && (!present(a.up) || a.up.size >= slab_bytes));
+    VKI_ASSERT_MSG(slab_bytes / 2 <= UINT32_MAX, "a weight slab must be indexable by 32 bits");
+    const uint64_t y_floats = columnsSpan(a.n, a.y_stride, uint64_t{a.row0} + a.rows);
+    VKI_ASSERT_MSG(y_floats <= UINT32_MAX, "outputs must be indexable by 32 bits");
+    VKI_ASSERT(a.y.size >= y_floats * 4);
+    if (reads_x) {
+        const uint64_t x_floats = columnsSpan(a.n, a.x_stride, a.k);
+        VKI_ASSERT_MSG(x_floats <= UINT32_MAX, "activations must be indexable by 32 bits");
+        VKI_ASSERT(a.x.size >= x_floats * 4);
+        VKI_ASSERT(!present(a.norm) || a.norm.size >= uint64_t{a.k} * 4);
+    }
+    VKI_ASSERT(!present(a.bias) || a.bias.size >= (uint64_t{a.row0} + a.rows) * 4);
+}
+
+TileGrid tileGrid(const vk::DeviceCaps& caps, const MatVecArgs& a, uint32_t tile_rows, uint32_t tile_cols) {
+    const TileGrid g{(a.rows + tile_rows - 1) / tile_rows, (a.n + tile_cols - 1) / tile_cols};
+    VKI_ASSERT_MSG(g.x <= caps.max_workgroup_count[0] && g.y <= caps.max_workgroup_count[1],
+                   "a weight slab has more row or column tiles than one dispatch takes");
+    return g;
 }
 
 }  // namespace vki::ops

@@ -11,6 +11,8 @@
 
 namespace vki::ops {
 
+struct MatVecArgs;
+
 struct WeightKernels {
     quant::DType dtype;
     shaders::ShaderId matvec;
@@ -34,6 +36,17 @@ uint32_t rowWords(quant::DType dtype, uint32_t k);
 
 // Asserts that k is a positive multiple of the type's block.
 void checkRowLength(quant::DType dtype, uint32_t k);
+
+// Asserts what every weight-times-activations kernel needs of its arguments: rows and
+// columns, column strides, slab, bias and (when `reads_x`) x and norm sizes, outputs
+// indexable by 32 bits. Each kernel adds its own limits (n, norm, row length).
+void checkProductArgs(const MatVecArgs& args, bool reads_x);
+
+// The (x, y) grid of a tiled product: row tiles along x, column tiles along y.
+struct TileGrid {
+    uint32_t x = 0, y = 0;
+};
+TileGrid tileGrid(const vk::DeviceCaps& caps, const MatVecArgs& args, uint32_t tile_rows, uint32_t tile_cols);
 
 inline bool present(const vk::BufferRange& r) {
     return r.buffer != VK_NULL_HANDLE;

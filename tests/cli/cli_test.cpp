@@ -2,9 +2,6 @@
 // JSON output, exported symbols.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -13,28 +10,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/shell.hpp"
 #include "support/test_models.hpp"
 
 namespace {
 
-struct Result {
-    int exit_code = -1;
-    bool signaled = false;
-    std::string output;
-};
-
-Result runShell(const std::string& command) {
-    Result r;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-    const int status = pclose(pipe);
-    r.signaled = WIFSIGNALED(status);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
+using Result = vki::test::ShellResult;
+using vki::test::runShell;
 
 const std::string kCli = VKI_CLI_PATH;
 
