@@ -14,16 +14,12 @@
 
 #include "graph/reference_ops.hpp"
 #include "runtime/ops/matmul_int8.hpp"
-#include "support/gpu.hpp"
+#include "support/weight_ops.hpp"
 
 namespace vki::test {
 namespace {
 
 using quant::DType;
-
-constexpr size_t kGuard = 67;  // floats after an output that no kernel may touch
-constexpr uint32_t kXPad = 3;  // NaN floats after each column of x
-constexpr uint32_t kYPad = 5;  // poisoned floats after each column of y
 
 // Tolerance of an output, relative to M, the magnitude of its row's terms. The codes
 // and block scales are the reference's bit for bit (checked), so the kernel's integer
@@ -43,18 +39,6 @@ double relTol(uint32_t k) {
 constexpr double kFinalTol = 1e-6;
 constexpr double kSiluTol = 1e-5;
 
-bool isPoison(float x) {
-    uint32_t bits;
-    std::memcpy(&bits, &x, 4);
-    return bits == kPoison;
-}
-
-float poisonFloat() {
-    float f;
-    std::memcpy(&f, &kPoison, 4);
-    return f;
-}
-
 uint32_t bitsOf(float f) {
     uint32_t b;
     std::memcpy(&b, &f, 4);
@@ -65,26 +49,8 @@ double silu(double v) {
     return v / (1.0 + std::exp(-v));
 }
 
-struct Case {
-    DType dtype = DType::kQ8_0;
-    uint32_t k = 0;
-    uint32_t rows = 0;
-    uint32_t n = 1;
-    bool bias = false;
-    bool glu = false;
-    bool accumulate = false;
-    std::vector<uint32_t> slabs;  // rows of each slab (separate buffers); empty: one slab
-
-    std::string name() const {
-        std::string s = std::string(quant::traits(dtype).name) + " k " + std::to_string(k) + " rows " +
-                        std::to_string(rows) + " n " + std::to_string(n);
-        if (bias) s += " bias";
-        if (glu) s += " glu";
-        if (accumulate) s += " accumulate";
-        if (!slabs.empty()) s += " slabs " + std::to_string(slabs.size());
-        return s;
-    }
-};
+// The int8 path has no norm prologue: cases leave MatMulCase::norm off.
+using Case = MatMulCase;
 
 class MatMulQ8_1 : public GpuTest {
 protected:
