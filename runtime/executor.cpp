@@ -47,7 +47,10 @@ struct DeviceWeight {
 
 // One recording of a bucket's graph.
 struct Recording {
-    uint32_t columns = 0;                          // output columns: all n, or the last token's
+    uint32_t columns = 0;  // output columns: the bucket's last ones (all n, or fewer)
+    // Attention by the decode kernel (split over the keys, per token) instead of flash
+    // attention: a prompt bucket's recording for steps of one token per sequence.
+    bool split_attention = false;
     std::optional<vk::CommandBuffer> forward;      // the graph, then the ids to the host
     std::optional<vk::CommandBuffer> read_logits;  // the logits rows to the host
     uint32_t dispatches = 0;
@@ -59,11 +62,18 @@ struct Plan {
     uint32_t n = 0;
     graph::MemoryPlan memory;
     std::unique_ptr<vk::DescriptorArena> arena;
-    Recording all;
-    // Prompt buckets: the output matrix and argmax for the last token only (the other
-    // tokens of a prompt chunk need no logits).
-    std::optional<Recording> last;
+    // The recordings, fewest output columns first. Decode buckets have one (every
+    // column, split attention). Prompt buckets (flash attention) also have ones whose
+    // output matrix and argmax run on their last 1 or 8 columns only, where the column
+    // is bindable (the other tokens of a prompt chunk need no logits), and up to 64
+    // tokens one for batched decode steps (split attention, every column).
+    std::vector<Recording> recordings;
 };
+
+// The output-column counts of the partial recordings of prompt buckets.
+constexpr uint32_t kTailColumns[] = {1, 8};
+// Largest batched decode step recorded with split attention.
+constexpr uint32_t kMaxSplitAttentionColumns = 64;
 
 }  // namespace
 
@@ -98,19 +108,20 @@ struct Executor::Impl {
     vk::Buffer ids_readback, logits_readback;
     std::map<uint32_t, Plan> plans;
     StepTiming timing;
-    // The last step's logits rows: token c's row is c - logits_first (all_tokens: 0).
-    uint32_t logits_first = 0, logits_end = 0;
+    // The last step's outputs: token c's row is c - rows_first; rows of tokens
+    // [outputs_first, logits_end) were read back.
+    uint32_t rows_first = 0, outputs_first = 0, logits_end = 0;
     bool profile = false;
     const Recording* last_recording = nullptr;
 
     Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOptions& options, const Progress& progress);
     void uploadWeights(const Progress& progress);
     void record(Plan& plan, Recording& rec);
-    // Whether the output matrix's input column n - 1 starts at a bindable offset.
-    bool lastColumnBindable(uint32_t n, uint64_t align) const {
+    // Whether the output matrix's input column c starts at a bindable offset.
+    bool columnBindable(uint32_t c, uint64_t align) const {
         for (const graph::Op& op : graph.ops) {
             if (op.kind == graph::OpKind::kMatMul && op.out == graph.logits)
-                return uint64_t{n - 1} * graph.values[op.in[0].value].width * sizeof(float) % align == 0;
+                return uint64_t{c} * graph.values[op.in[0].value].width * sizeof(float) % align == 0;
         }
         return false;
     }
@@ -152,7 +163,19 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
 
     const kv::KvShape shape{graph.config.n_layer, a.n_head_kv, a.head_dim, options.page_tokens};
     const uint32_t pages_per_seq = (n_ctx + shape.page_tokens - 1) / shape.page_tokens;
-    kv = std::make_unique<kv::KvCache>(memory, shape, pages_per_seq * options.slots, options.slots, n_ctx);
+    uint64_t pages = uint64_t{pages_per_seq} * options.slots;
+    if (options.kv_bytes) {
+        pages = options.kv_bytes / kv::pageBytes(shape);
+        if (pages == 0) {
+            throw Error(ErrorCode::kInvalidArgument, "a KV budget of " + std::to_string(options.kv_bytes) +
+                                                         " bytes is less than one page (" +
+                                                         std::to_string(kv::pageBytes(shape)) + " bytes of " +
+                                                         std::to_string(shape.page_tokens) + " tokens)");
+        }
+    }
+    if (pages > UINT32_MAX) throw Error(ErrorCode::kInvalidArgument, "the KV budget is too large");
+    kv = std::make_unique<kv::KvCache>(memory, shape, static_cast<uint32_t>(pages), options.slots, n_ctx,
+                                       std::hash<std::string>{}(graph.config.name) | 1);
     split = ops::attentionSplit(caps, n_ctx, options.attention_chunk);
     profile = options.profile;
 
@@ -177,7 +200,7 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
                                                  "\"'s storage-buffer range: the logits of one token exceed it");
     }
     max_n = plans.rbegin()->first;
-    const uint32_t decode_n = std::min(max_n, ops::kMaxMatVecColumns);
+    const uint32_t decode_n = std::min(max_n, kMaxSplitAttentionColumns);
     ids_off = 0;
     pos_off = alignUp(ids_off + max_n * 4, align);
     slot_off = alignUp(pos_off + max_n * 4, align);
@@ -221,13 +244,16 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     for (auto& [n, plan] : plans) {
         plan.arena = std::make_unique<vk::DescriptorArena>(device, static_cast<uint32_t>(graph.ops.size() * 8 + 128),
                                                            static_cast<uint32_t>(graph.ops.size() * 80 + 512));
-        plan.all.columns = n;
-        record(plan, plan.all);
-        if (n > ops::kMaxMatVecColumns && lastColumnBindable(n, align)) {
-            plan.last.emplace();
-            plan.last->columns = 1;
-            record(plan, *plan.last);
+        const bool prompt = n > ops::kMaxMatVecColumns;
+        if (prompt) {
+            for (uint32_t columns : kTailColumns) {
+                if (columns < n && columnBindable(n - columns, align)) plan.recordings.push_back({.columns = columns});
+            }
         }
+        plan.recordings.push_back({.columns = n, .split_attention = !prompt});
+        if (prompt && n <= kMaxSplitAttentionColumns)
+            plan.recordings.push_back({.columns = n, .split_attention = true});
+        for (Recording& rec : plan.recordings) record(plan, rec);
     }
     VKI_LOG_DEBUG("executor: {} on {}, {} weights {:.1f} MiB, KV {:.1f} MiB, activations {:.2f} MiB, {}",
                   graph.config.name, caps.name, graph.weights.size(), weight_bytes / 1048576.0, kv->bytes() / 1048576.0,
@@ -447,7 +473,7 @@ void Executor::Impl::record(Plan& plan, Recording& rec) {
                 ++dispatches;
                 break;
             case graph::OpKind::kAttention:
-                if (prompt) {
+                if (!rec.split_attention) {
                     ops::recordFlashAttention(ctx, cmd,
                                               {.n = n,
                                                .heads = heads,
@@ -538,7 +564,7 @@ uint64_t Executor::weightBytesPerStep() const {
 
 uint32_t Executor::dispatches(uint32_t n) const {
     VKI_ASSERT(n >= 1 && n <= impl_->max_n);
-    return impl_->plans.lower_bound(n)->second.all.dispatches;
+    return impl_->plans.lower_bound(n)->second.recordings.back().dispatches;
 }
 
 const graph::MemoryPlan& Executor::memoryPlan(uint32_t n) const {
@@ -579,22 +605,37 @@ std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::
     put(m.slot_off, slots);
     std::memcpy(host + m.table_off, m.kv->pageTables().data(), m.kv->pageTables().size_bytes());
 
-    // Padding repeats the last token, so the bucket's last column holds its result.
-    const bool last_only = !outputs.all_tokens && plan.last;
-    Recording& rec = last_only ? *plan.last : plan.all;
-    vk::SyncPoint done = rec.forward->submit();
-    if (outputs.logits) done = rec.read_logits->submit();
+    // Padding repeats the last token, so the bucket's last columns hold the tail's
+    // results: a recording of C output columns serves a tail of n + C - plan.n tokens.
+    // One token per sequence (a batched decode step) runs split attention where the
+    // bucket has a recording for it.
+    const uint32_t tail = std::min(outputs.tail, n);
+    bool one_per_sequence = n <= kMaxSplitAttentionColumns;
+    for (uint32_t c = 0; c < n && one_per_sequence; ++c) {
+        for (uint32_t d = 0; d < c && one_per_sequence; ++d) one_per_sequence = slots[c] != slots[d];
+    }
+    auto pick = [&](bool split) -> Recording* {
+        for (Recording& r : plan.recordings) {
+            if (r.split_attention == split && r.columns >= tail + (plan.n - n)) return &r;
+        }
+        return nullptr;
+    };
+    Recording* rec = one_per_sequence ? pick(true) : nullptr;
+    if (!rec) rec = pick(false);
+    if (!rec) rec = pick(true);
+    vk::SyncPoint done = rec->forward->submit();
+    if (outputs.logits) done = rec->read_logits->submit();
     const auto submitted = Clock::now();
     m.device.wait(done);
     const auto waited = Clock::now();
-    m.logits_first = last_only ? n - 1 : 0;
+    m.rows_first = plan.n - rec->columns;
+    m.outputs_first = n - tail;
     m.logits_end = outputs.logits ? n : 0;
-    m.last_recording = &rec;
+    m.last_recording = rec;
     m.timing.device_us = microseconds(waited - submitted);
     m.timing.host_us = microseconds(submitted - start) + microseconds(Clock::now() - waited);
     const auto* ids = reinterpret_cast<const uint32_t*>(m.ids_readback.mapped());
-    if (last_only) return {ids, 1};
-    return outputs.all_tokens ? std::span(ids, n) : std::span(ids + n - 1, 1);
+    return {ids + (n - tail - m.rows_first), tail};
 }
 
 std::vector<OpTime> Executor::lastOpTimes() const {
@@ -613,10 +654,10 @@ std::vector<OpTime> Executor::lastOpTimes() const {
 
 std::span<const float> Executor::logits(uint32_t c) const {
     const Impl& m = *impl_;
-    VKI_ASSERT_MSG(c >= m.logits_first && c < m.logits_end,
-                   "no logits for this token: run the step with outputs.logits (and all_tokens for every token)");
+    VKI_ASSERT_MSG(c >= m.outputs_first && c < m.logits_end,
+                   "no logits for this token: run the step with outputs.logits and a tail that holds it");
     const uint32_t vocab = m.graph.config.n_vocab;
-    return {reinterpret_cast<const float*>(m.logits_readback.mapped()) + size_t{c - m.logits_first} * vocab, vocab};
+    return {reinterpret_cast<const float*>(m.logits_readback.mapped()) + size_t{c - m.rows_first} * vocab, vocab};
 }
 
 }  // namespace vki

@@ -25,6 +25,9 @@ struct ExecutorOptions {
     uint32_t n_ctx = 0;  // positions per sequence; 0: the model's training context, at most 4096
     uint32_t page_tokens = 16;
     uint32_t slots = 1;  // sequences the KV cache holds at once
+    // Bytes of the KV cache's page pool (shared by every slot, prefix pages cached in
+    // what is left over); 0: room for every slot's full context.
+    uint64_t kv_bytes = 0;
     // Tokens per step a plan is recorded for. Buckets above 8 run the prompt kernels;
     // one whose activations exceed the device's binding range is dropped.
     std::vector<uint32_t> buckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
@@ -52,9 +55,12 @@ struct OpTime {
 
 // What a step reads back.
 struct StepOutputs {
-    // Every token's greedy id (and logits row); otherwise the last token's only, which
-    // lets a prompt chunk skip the output matrix for all its other tokens.
-    bool all_tokens = false;
+    static constexpr uint32_t kAll = UINT32_MAX;
+    // The greedy ids (and logits rows) of the step's last `tail` tokens (kAll: every
+    // token's). A prompt chunk needs only its last token's: the output matrix skips
+    // the others. Callers mixing sequences in a step put the tokens whose outputs they
+    // need last.
+    uint32_t tail = 1;
     bool logits = false;  // the full logits rows besides the greedy ids
 };
 
@@ -87,14 +93,14 @@ public:
 
     // Runs up to maxStepTokens() tokens: token c at positions[c] of sequence slots[c]
     // (attending to that sequence's cache positions up to its own). Pages are reserved
-    // as needed. Returns the greedy (argmax) id after the last token, or after each
-    // token with outputs.all_tokens; with outputs.logits the logits rows are read back
-    // too (logits()). Throws kInvalidArgument for a token outside the vocabulary or a
-    // position beyond the context.
+    // as needed. Returns the greedy (argmax) ids after the last outputs.tail tokens, in
+    // order; with outputs.logits their logits rows are read back too (logits()).
+    // Throws kInvalidArgument for a token outside the vocabulary or a position beyond
+    // the context, kOutOfMemory when the KV cache has no page left for a position.
     std::span<const uint32_t> step(std::span<const uint32_t> tokens, std::span<const uint32_t> positions,
                                    std::span<const uint32_t> slots, StepOutputs outputs = {});
-    // Logits row of token c of the last step run with outputs.logits: any c < n with
-    // all_tokens, else only the last token's, c = n - 1.
+    // Logits row of token c of the last step run with outputs.logits: one of its last
+    // outputs.tail tokens.
     std::span<const float> logits(uint32_t c) const;
 
     const StepTiming& lastTiming() const;

@@ -81,8 +81,8 @@ GenerateResult Generator::generate(std::span<const uint32_t> prompt, const Gener
         slots.assign(tokens.size(), slot);
         for (size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<uint32_t>(cached_.size() + i);
         const bool logits = need_logits && (last || options.logits_top_k > 0);
-        const auto ids =
-            executor_.step(tokens, positions, slots, {.all_tokens = options.logits_top_k > 0, .logits = logits});
+        const auto ids = executor_.step(tokens, positions, slots,
+                                        {.tail = options.logits_top_k > 0 ? StepOutputs::kAll : 1, .logits = logits});
         if (options.logits_top_k > 0) {
             for (uint32_t c = 0; c < tokens.size(); ++c) {
                 result.logits.push_back({positions[c], tokens[c], topK(executor_.logits(c), options.logits_top_k)});

@@ -57,7 +57,7 @@ ChunkEvaluator executorEvaluator(Executor& executor) {
             std::iota(positions.begin(), positions.begin() + n, at);
             const bool scored = at + n > first;
             executor.step(chunk.subspan(at, n), std::span(positions).first(n), std::span(slots).first(n),
-                          {.all_tokens = scored, .logits = scored});
+                          {.tail = scored ? StepOutputs::kAll : 1, .logits = scored});
             for (uint32_t c = 0; scored && c < n; ++c) {
                 if (at + c < first) continue;
                 const auto row = executor.logits(c);

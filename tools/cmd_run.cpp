@@ -112,8 +112,8 @@ Subcommand addRunCommand(CLI::App& app) {
                     std::fprintf(stderr,
                                  "memory: weights %.1f MiB, KV cache %.1f MiB (%u of %u pages in use), activations "
                                  "%.1f KiB for %u tokens per step (%.1f KiB without reuse)\n",
-                                 ex.weightBytes() / 1048576.0, kv.bytes() / 1048576.0, kv.pages() - kv.freePages(),
-                                 kv.pages(), plan.bytes / 1024.0, ex.maxStepTokens(), plan.unshared_bytes / 1024.0);
+                                 ex.weightBytes() / 1048576.0, kv.bytes() / 1048576.0, kv.stats().used, kv.pages(),
+                                 plan.bytes / 1024.0, ex.maxStepTokens(), plan.unshared_bytes / 1024.0);
                 }
                 return 0;
             }};

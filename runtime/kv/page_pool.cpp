@@ -110,6 +110,12 @@ uint32_t PagePool::refs(uint32_t page) const {
     return pages_.at(page).refs;
 }
 
+uint64_t PagePool::key(uint32_t page) const {
+    const Page& p = pages_.at(page);
+    VKI_ASSERT(p.published);
+    return p.key;
+}
+
 void PagePool::forget(uint32_t page) {
     Page& p = pages_[page];
     index_.erase(p.key);

@@ -58,6 +58,8 @@ public:
     // One reference less; at none the page joins the ring if published, else is free.
     void release(uint32_t page);
     uint32_t refs(uint32_t page) const;
+    // The key of a published page (what publish() returned for it).
+    uint64_t key(uint32_t page) const;
     // Whether a sequence about to write into `page` must copy it first: others read it.
     bool shared(uint32_t page) const { return refs(page) > 1; }
 

@@ -25,7 +25,7 @@ struct Case {
 };
 
 // Every token's id and logits row.
-constexpr StepOutputs kEveryLogit{.all_tokens = true, .logits = true};
+constexpr StepOutputs kEveryLogit{.tail = StepOutputs::kAll, .logits = true};
 
 class ExecutorVsReference : public test::GpuTest, public ::testing::WithParamInterface<Case> {};
 class ExecutorSlabs : public test::GpuTest {};
