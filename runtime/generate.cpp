@@ -28,20 +28,65 @@ std::vector<std::pair<uint32_t, float>> topK(std::span<const float> logits, uint
 
 }  // namespace
 
-Generator::Generator(Executor& executor, const model::Tokenizer& tokenizer)
-    : executor_(executor), tokenizer_(tokenizer) {
+std::vector<uint32_t> endOfGenerationTokens(const model::Tokenizer& tokenizer) {
     const model::Vocab& v = tokenizer.vocab();
-    if (v.eos_id >= 0) eog_.push_back(static_cast<uint32_t>(v.eos_id));
-    // End-of-turn tokens of the common chat formats, where the vocabulary has them.
+    std::vector<uint32_t> eog;
+    if (v.eos_id >= 0) eog.push_back(static_cast<uint32_t>(v.eos_id));
     for (const char* name : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>"}) {
         const auto it = std::find(v.tokens.begin(), v.tokens.end(), name);
-        if (it != v.tokens.end()) eog_.push_back(static_cast<uint32_t>(it - v.tokens.begin()));
+        if (it != v.tokens.end()) eog.push_back(static_cast<uint32_t>(it - v.tokens.begin()));
+    }
+    return eog;
+}
+
+TokenOutput::TokenOutput(const model::Tokenizer& tokenizer, const GenerateOptions& options,
+                         std::span<const uint32_t> eog)
+    : eog_(eog),
+      max_tokens_(options.max_tokens),
+      stop_at_eog_(options.stop_at_eog),
+      stops_(options.stop),
+      detok_(tokenizer.stream()) {}
+
+void TokenOutput::emit(std::string_view text, const TextSink& on_text) {
+    text_ += text;
+    if (on_text && !text.empty()) on_text(text);
+}
+
+bool TokenOutput::push(uint32_t token, const TextSink& on_text) {
+    VKI_ASSERT(!done());
+    if (tokens_.size() >= max_tokens_) {
+        finish("length", on_text);
+        return false;
+    }
+    if (stop_at_eog_ && std::find(eog_.begin(), eog_.end(), token) != eog_.end()) {
+        finish("eog", on_text);
+        return false;
+    }
+    tokens_.push_back(token);
+    const auto r = stops_.push(detok_.push(static_cast<int32_t>(token)));
+    emit(r.text, on_text);
+    if (r.stopped) {
+        reason_ = "stop string";
+        return false;
+    }
+    if (tokens_.size() == max_tokens_) {
+        finish("length", on_text);
+        return false;
+    }
+    return true;
+}
+
+void TokenOutput::finish(const std::string& reason, const TextSink& on_text) {
+    VKI_ASSERT(!done() && !reason.empty());
+    reason_ = reason;
+    if (!stops_.stopped()) {
+        emit(stops_.push(detok_.flush()).text, on_text);
+        if (!stops_.stopped()) emit(stops_.flush(), on_text);
     }
 }
 
-bool Generator::isEndOfGeneration(uint32_t token) const {
-    return std::find(eog_.begin(), eog_.end(), token) != eog_.end();
-}
+Generator::Generator(Executor& executor, const model::Tokenizer& tokenizer)
+    : executor_(executor), tokenizer_(tokenizer), eog_(endOfGenerationTokens(tokenizer)) {}
 
 GenerateResult Generator::generate(std::span<const uint32_t> prompt, const GenerateOptions& options,
                                    const std::function<void(std::string_view)>& on_text) {
@@ -57,8 +102,6 @@ GenerateResult Generator::generate(std::span<const uint32_t> prompt, const Gener
     GenerateResult result;
     Sampler sampler(options.sampling, executor_.vocabSize());
     for (uint32_t t : prompt) sampler.accept(t);
-    StopMatcher stops(options.stop);
-    auto detok = tokenizer_.stream();
     // Plain greedy decoding takes the device's argmax; anything else samples on the host.
     const SamplingParams& sp = options.sampling;
     const bool device_greedy =
@@ -102,27 +145,12 @@ GenerateResult Generator::generate(std::span<const uint32_t> prompt, const Gener
     result.ttft_seconds = result.prompt_seconds;
 
     double host_us = 0;
-    result.stop_reason = "length";
-    auto emit = [&](std::string_view text) {
-        result.text += text;
-        if (on_text && !text.empty()) on_text(text);
-    };
-    while (result.tokens.size() < options.max_tokens) {
-        if (options.stop_at_eog && isEndOfGeneration(next)) {
-            result.stop_reason = "eog";
-            break;
-        }
-        result.tokens.push_back(next);
+    TokenOutput out(tokenizer_, options, eog_);
+    const TokenOutput::TextSink sink = on_text;
+    while (out.push(next, sink)) {
         sampler.accept(next);
-        const auto r = stops.push(detok.push(static_cast<int32_t>(next)));
-        emit(r.text);
-        if (r.stopped) {
-            result.stop_reason = "stop string";
-            break;
-        }
-        if (result.tokens.size() == options.max_tokens) break;
         if (cached_.size() + 1 >= n_ctx) {
-            result.stop_reason = "context";
+            out.finish("context", sink);
             break;
         }
         const uint32_t token = next;
@@ -130,10 +158,9 @@ GenerateResult Generator::generate(std::span<const uint32_t> prompt, const Gener
         host_us += executor_.lastTiming().host_us;
         ++result.decode_steps;
     }
-    if (!stops.stopped()) {
-        emit(stops.push(detok.flush()).text);
-        if (!stops.stopped()) emit(stops.flush());
-    }
+    result.tokens = out.tokens();
+    result.text = out.text();
+    result.stop_reason = out.reason();
     result.generate_seconds = seconds(Clock::now() - prompt_done);
     result.host_us_per_step = result.decode_steps ? host_us / result.decode_steps : 0;
     return result;

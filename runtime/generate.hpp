@@ -47,6 +47,44 @@ struct GenerateResult {
     std::vector<PositionLogits> logits;
 };
 
+// The end-of-generation tokens of a vocabulary: EOS and the end-of-turn tokens of the
+// common chat formats it has.
+std::vector<uint32_t> endOfGenerationTokens(const model::Tokenizer& tokenizer);
+
+// What happens to each generated token: the end-of-generation tokens, stop strings and
+// the token limit end the generation; the text comes out as it becomes final (a stop
+// string and what follows it never do).
+class TokenOutput {
+public:
+    using TextSink = std::function<void(std::string_view)>;
+
+    TokenOutput(const model::Tokenizer& tokenizer, const GenerateOptions& options, std::span<const uint32_t> eog);
+
+    // Takes the next generated token; false when the generation has ended, at or
+    // before it (an end-of-generation token is not kept), with reason() set.
+    bool push(uint32_t token, const TextSink& on_text);
+    // Ends the generation for a reason of the caller's ("context", "cancelled", ...)
+    // and sends the text held back for a possible stop string.
+    void finish(const std::string& reason, const TextSink& on_text);
+
+    const std::vector<uint32_t>& tokens() const { return tokens_; }
+    const std::string& text() const { return text_; }
+    const std::string& reason() const { return reason_; }
+    bool done() const { return !reason_.empty(); }
+
+private:
+    void emit(std::string_view text, const TextSink& on_text);
+
+    std::span<const uint32_t> eog_;
+    uint32_t max_tokens_;
+    bool stop_at_eog_;
+    StopMatcher stops_;
+    model::Tokenizer::Stream detok_;
+    std::vector<uint32_t> tokens_;
+    std::string text_;
+    std::string reason_;
+};
+
 class Generator {
 public:
     Generator(Executor& executor, const model::Tokenizer& tokenizer);
@@ -60,8 +98,6 @@ public:
 
     // Forgets the cached conversation.
     void reset() { cached_.clear(); }
-
-    bool isEndOfGeneration(uint32_t token) const;
 
 private:
     Executor& executor_;

@@ -14,35 +14,11 @@
 #include <string_view>
 #include <vector>
 
+#include "vkinfer/vkinfer.hpp"
+
 namespace vki {
 
-struct SamplingParams {
-    float temperature = 0.8f;  // 0 = greedy (argmax)
-    int32_t top_k = 40;        // 0 = off
-    float top_p = 0.95f;       // 1 = off
-    float min_p = 0.05f;       // 0 = off; relative to the most likely token
-    // llama.cpp semantics: logit > 0 ? logit / repeat_penalty : logit * repeat_penalty.
-    float repeat_penalty = 1.0f;  // 1 = off
-    // OpenAI semantics: logit -= presence_penalty * (count > 0) + frequency_penalty * count.
-    float presence_penalty = 0.0f;   // 0 = off
-    float frequency_penalty = 0.0f;  // 0 = off
-    // Every penalty looks at the last penalty_last_n accepted tokens (prompt included).
-    // 0 turns all penalties off.
-    int32_t penalty_last_n = 64;
-    // The same seed, params and logits give the same tokens on every run and platform.
-    // Callers who want a different reply each time pass a fresh random seed.
-    uint64_t seed = 0;
-
-    // True when sample() is the argmax of the penalized logits and draws no random number.
-    bool greedy() const noexcept { return temperature <= 0.0f || top_k == 1; }
-
-    // Throws vki::Error(kInvalidArgument) naming the first bad field: temperature < 0,
-    // top_k < 0, top_p outside (0, 1], min_p outside [0, 1), repeat_penalty <= 0,
-    // non-finite presence/frequency penalties, penalty_last_n outside [0, kMaxPenaltyLastN].
-    void validate() const;
-
-    static constexpr int32_t kMaxPenaltyLastN = 1 << 20;
-};
+// SamplingParams: include/vkinfer/vkinfer.hpp (part of the Engine API).
 
 // xoshiro256** (Blackman & Vigna, https://prng.di.unimi.it/) seeded through splitmix64.
 // Bit-identical on every platform, unlike the <random> distributions.

@@ -61,7 +61,7 @@ uint32_t KvCache::attachPrefix(uint32_t slot, std::span<const uint32_t> tokens) 
 
 uint32_t KvCache::pagesNeeded(uint32_t slot, uint32_t tokens) const {
     VKI_ASSERT(slot < slots_);
-    const uint32_t need = (tokens + shape_.page_tokens - 1) / shape_.page_tokens;
+    const uint32_t need = pagesFor(tokens);
     return need > seqs_[slot].pages.size() ? need - static_cast<uint32_t>(seqs_[slot].pages.size()) : 0;
 }
 

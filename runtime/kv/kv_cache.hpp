@@ -55,6 +55,8 @@ public:
     // is computed into a private page.
     uint32_t attachPrefix(uint32_t slot, std::span<const uint32_t> tokens);
 
+    // Pages that hold positions [0, tokens).
+    uint32_t pagesFor(uint32_t tokens) const { return (tokens + shape_.page_tokens - 1) / shape_.page_tokens; }
     // Pages `slot` still needs to hold positions [0, tokens).
     uint32_t pagesNeeded(uint32_t slot, uint32_t tokens) const;
     // Pages reserve() can take: free ones and cached ones nobody references.

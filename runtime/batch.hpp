@@ -1,0 +1,124 @@
+// The batch assembler: continuous batching of many requests on one Executor.
+//
+// Requests wait in a queue; each step takes one decode token from every running
+// sequence plus chunks of waiting prompts up to a token budget (chunked prefill),
+// lays them out as one ragged batch (token -> sequence slot, position, page table),
+// runs it and samples every sequence that reached the end of its known tokens. A
+// sequence starts on the KV pages of the longest cached prefix of its tokens and
+// publishes the pages it fills. When the page pool runs dry the youngest running
+// sequence is preempted: its pages go back (published ones stay cached), and it is
+// queued again to recompute its prompt and the tokens it generated so far, which its
+// cached pages make cheap. Sampling state stays with the sequence, so a preempted
+// sequence continues exactly where it stopped.
+//
+// Not thread-safe: one thread submits, cancels and steps (the Engine wraps it).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "model/tokenizer/tokenizer.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/generate.hpp"
+#include "runtime/sampler.hpp"
+
+namespace vki {
+
+struct BatchOptions {
+    // Tokens per step at most: decode tokens first, prompt chunks in what is left;
+    // 0: the executor's largest step.
+    uint32_t step_tokens = 0;
+    // Reuse the cached KV pages of a shared prefix.
+    bool prefix_cache = true;
+};
+
+struct BatchRequest {
+    std::vector<uint32_t> prompt;
+    GenerateOptions options;  // logits_top_k is not supported here
+};
+
+// Where a request stands, and what it produced.
+struct BatchResult {
+    std::vector<uint32_t> tokens;  // generated ids (up to and excluding a stop token)
+    std::string text;
+    // "eog", "stop string", "length", "context", "cancelled", or "error" (see error).
+    std::string stop_reason;
+    std::string error;  // what went wrong, for "error"
+    ErrorCode error_code = ErrorCode::kInternal;
+    uint32_t prompt_tokens = 0;    // the prompt's length
+    uint32_t cached_tokens = 0;    // prompt positions found in the prefix cache (first admission)
+    uint32_t computed_tokens = 0;  // positions computed, recomputation after preemption included
+    uint32_t preemptions = 0;
+    double queue_seconds = 0;  // submission to first admission
+    double ttft_seconds = 0;   // submission to the first generated token
+    double total_seconds = 0;  // submission to the end
+};
+
+// Called on the stepping thread: on_token with each generated token kept, on_text with
+// text as it becomes final, on_done with the final result, once.
+struct BatchSink {
+    std::function<void(uint32_t token)> on_token;
+    std::function<void(std::string_view text)> on_text;
+    std::function<void(const BatchResult&)> on_done;
+};
+
+struct BatchStats {
+    uint32_t queued = 0;
+    uint32_t running = 0;
+    kv::PagePool::Stats pages;
+    uint64_t prefix_hit_tokens = 0;  // prompt positions taken from cached pages
+    uint64_t computed_tokens = 0;    // positions run through the model
+    uint64_t generated_tokens = 0;
+    uint64_t steps = 0;
+    uint64_t preemptions = 0;
+    double busy_seconds = 0;  // time inside step()
+};
+
+class BatchAssembler {
+public:
+    // The executor's KV slots bound the running sequences.
+    BatchAssembler(Executor& executor, const model::Tokenizer& tokenizer, const BatchOptions& options = {});
+    ~BatchAssembler();
+    BatchAssembler(const BatchAssembler&) = delete;
+    BatchAssembler& operator=(const BatchAssembler&) = delete;
+
+    // Queues a request; its id. A request that can never run (empty prompt, one that
+    // does not fit the context or the whole page pool, bad sampling parameters)
+    // finishes at once with an "error" result.
+    uint64_t submit(BatchRequest request, BatchSink sink);
+    // Ends a queued or running request at the next step, as "cancelled"; false when no
+    // such request is pending.
+    bool cancel(uint64_t id);
+    // Nothing queued or running.
+    bool idle() const;
+    // Runs one step of the model over the running sequences (nothing when idle).
+    // Errors of a request end that request; an error of the device (lost, out of
+    // memory) ends every pending request with it and is rethrown.
+    void step();
+    BatchStats stats() const;
+
+private:
+    struct Sequence;
+    void admit();
+    void preempt(Sequence& seq);
+    void finish(Sequence& seq, const std::string& reason);
+    void fail(Sequence& seq, ErrorCode code, const std::string& message);
+
+    Executor& executor_;
+    const model::Tokenizer& tokenizer_;
+    BatchOptions options_;
+    std::vector<uint32_t> eog_;
+    uint64_t next_id_ = 1;
+    std::deque<std::unique_ptr<Sequence>> queue_;     // by id: preempted ones go back to their place
+    std::vector<std::unique_ptr<Sequence>> running_;  // by id, oldest first
+    std::vector<uint32_t> free_slots_;
+    BatchStats stats_;
+};
+
+}  // namespace vki
