@@ -128,6 +128,16 @@ bool BatchAssembler::cancel(uint64_t id) {
     return false;
 }
 
+void BatchAssembler::cancelAll() {
+    while (!running_.empty()) finish(*running_.front(), "cancelled");
+    while (!queue_.empty()) finish(*queue_.front(), "cancelled");
+}
+
+void BatchAssembler::failAll(const Error& error) {
+    while (!running_.empty()) fail(*running_.front(), error.code(), error.what());
+    while (!queue_.empty()) fail(*queue_.front(), error.code(), error.what());
+}
+
 bool BatchAssembler::idle() const {
     return queue_.empty() && running_.empty();
 }
@@ -301,8 +311,7 @@ void BatchAssembler::step() {
         ids.assign(out.begin(), out.end());
     } catch (const Error& e) {
         // Every pending request ends with the device's error.
-        while (!running_.empty()) fail(*running_.front(), e.code(), e.what());
-        while (!queue_.empty()) fail(*queue_.front(), e.code(), e.what());
+        failAll(e);
         throw;
     }
     ++stats_.steps;

@@ -95,6 +95,9 @@ public:
     // Ends a queued or running request at the next step, as "cancelled"; false when no
     // such request is pending.
     bool cancel(uint64_t id);
+    // Ends every queued and running request: as "cancelled", or with `error`.
+    void cancelAll();
+    void failAll(const Error& error);
     // Nothing queued or running.
     bool idle() const;
     // Runs one step of the model over the running sequences (nothing when idle).

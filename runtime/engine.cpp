@@ -4,6 +4,7 @@
 // callbacks with the lock released.
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -54,13 +55,15 @@ Engine::Impl::Impl(const EngineOptions& o) {
     device = std::make_unique<vk::Device>(*instance, o.device);
     file = std::make_unique<model::GgufFile>(model::GgufFile::open(o.model));
     tokenizer = std::make_unique<model::Tokenizer>(model::readVocab(*file));
-    executor = std::make_unique<Executor>(
-        *device, *file,
-        ExecutorOptions{
-            .n_ctx = o.context, .page_tokens = o.page_tokens, .slots = o.parallel, .kv_bytes = o.kv_budget_bytes},
-        [&](uint64_t done, uint64_t total) {
-            if (o.progress) o.progress(total ? double(done) / double(total) : 1.0);
-        });
+    executor = std::make_unique<Executor>(*device, *file,
+                                          ExecutorOptions{.n_ctx = o.context,
+                                                          .page_tokens = o.page_tokens,
+                                                          .slots = o.parallel,
+                                                          .kv_bytes = o.kv_budget_bytes,
+                                                          .int8_activations = o.int8_activations},
+                                          [&](uint64_t done, uint64_t total) {
+                                              if (o.progress) o.progress(total ? double(done) / double(total) : 1.0);
+                                          });
     batch = std::make_unique<BatchAssembler>(
         *executor, *tokenizer, BatchOptions{.step_tokens = o.step_tokens, .prefix_cache = o.prefix_cache});
     stats = batch->stats();
@@ -108,6 +111,7 @@ BatchSink Engine::Impl::sinkFor(uint64_t id, GenerationRequest&& request) {
                 rec.completion = c;
             else
                 records.erase(id);
+            stats = batch->stats();
         }
         finished.notify_all();
         if (user->on_done) user->on_done(c);
@@ -116,58 +120,55 @@ BatchSink Engine::Impl::sinkFor(uint64_t id, GenerationRequest&& request) {
 }
 
 void Engine::Impl::run() {
+    std::vector<std::pair<uint64_t, BatchRequest>> requests;
+    std::vector<std::pair<uint64_t, GenerationRequest>> users;
+    auto hand = [&] {
+        for (size_t i = 0; i < requests.size(); ++i) {
+            auto& [id, request] = requests[i];
+            const uint64_t got = batch->submit(std::move(request), sinkFor(id, std::move(users[i].second)));
+            VKI_ASSERT_MSG(got == id, "engine and assembler request ids differ");
+        }
+        requests.clear();
+        users.clear();
+    };
+    std::optional<Error> error;
     for (;;) {
-        std::vector<std::pair<uint64_t, BatchRequest>> requests;
-        std::vector<std::pair<uint64_t, GenerationRequest>> users;
         std::vector<uint64_t> cancelled;
+        bool stop = false;
         {
             std::unique_lock lock(mu);
             wake.wait(lock, [&] { return stopping || !incoming.empty() || !cancels.empty() || !batch->idle(); });
             requests.swap(incoming);
             users.swap(callbacks);
             cancelled.swap(cancels);
+            stop = stopping;
         }
-        for (size_t i = 0; i < requests.size(); ++i) {
-            auto& [id, request] = requests[i];
-            const uint64_t got = batch->submit(std::move(request), sinkFor(id, std::move(users[i].second)));
-            VKI_ASSERT_MSG(got == id, "engine and assembler request ids differ");
-        }
+        hand();
         for (uint64_t id : cancelled) batch->cancel(id);
-        uint64_t last_id = 0;
-        {
-            std::lock_guard lock(mu);
-            if (stopping) last_id = next_id;
-        }
-        if (last_id) {
-            // Everything still pending ends as cancelled.
-            for (uint64_t id = 1; id < last_id; ++id) batch->cancel(id);
-            return;
-        }
+        if (stop) break;
         try {
             batch->step();
         } catch (const Error& e) {
-            // The assembler has ended every request it held with the error; those
-            // submitted since end with it here.
-            {
-                std::lock_guard lock(mu);
-                failure = e;
-                stats = batch->stats();
-                for (auto& [id, rec] : records) {
-                    if (rec.completion.finished) continue;
-                    rec.completion.finished = true;
-                    rec.completion.stop_reason = "error";
-                    rec.completion.error = e.what();
-                    rec.completion.error_code = e.code();
-                }
-                incoming.clear();
-                callbacks.clear();
-            }
-            finished.notify_all();
-            return;
+            error = e;  // the assembler has ended every request it held with it
+            break;
         }
         std::lock_guard lock(mu);
         stats = batch->stats();
     }
+    // Requests that arrived meanwhile end too; later submit() calls throw.
+    {
+        std::lock_guard lock(mu);
+        requests.swap(incoming);
+        users.swap(callbacks);
+        if (error) failure = error;
+    }
+    hand();
+    if (error)
+        batch->failAll(*error);
+    else
+        batch->cancelAll();
+    std::lock_guard lock(mu);
+    stats = batch->stats();
 }
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>(options)) {}
@@ -238,8 +239,10 @@ Completion Engine::wait(uint64_t id) {
         throw Error(ErrorCode::kInvalidArgument, "no request " + std::to_string(id) + " is kept for wait()");
     m.finished.wait(lock, [&] {
         it = m.records.find(id);
-        return it->second.completion.finished;
+        return it == m.records.end() || it->second.completion.finished;
     });
+    if (it == m.records.end())
+        throw Error(ErrorCode::kInvalidArgument, "request " + std::to_string(id) + " was taken by another wait()");
     Completion c = std::move(it->second.completion);
     m.records.erase(it);
     return c;
@@ -265,9 +268,9 @@ EngineStats Engine::stats() const {
     return s;
 }
 
-std::vector<uint32_t> Engine::tokenize(std::string_view text) const {
+std::vector<uint32_t> Engine::tokenize(std::string_view text, bool add_bos) const {
     std::vector<uint32_t> ids;
-    for (int32_t id : impl_->tokenizer->encode(text, true, true)) ids.push_back(static_cast<uint32_t>(id));
+    for (int32_t id : impl_->tokenizer->encode(text, add_bos, true)) ids.push_back(static_cast<uint32_t>(id));
     return ids;
 }
 
