@@ -49,7 +49,7 @@ struct BatchAssembler::Sequence {
     uint32_t take = 0;      // positions this step computes
     bool admitted = false;
     Clock::time_point submitted = Clock::now();
-    BatchResult result;
+    Completion result;
 };
 
 BatchAssembler::BatchAssembler(Executor& executor, const model::Tokenizer& tokenizer, const BatchOptions& options)
@@ -100,7 +100,9 @@ uint64_t BatchAssembler::submit(BatchRequest request, BatchSink sink) {
         code = e.code();
     }
     if (!problem.empty()) {
-        BatchResult r;
+        Completion r;
+        r.id = id;
+        r.finished = true;
         r.prompt_tokens = prompt_tokens;
         r.stop_reason = "error";
         r.error = problem;
@@ -214,7 +216,9 @@ void BatchAssembler::finish(Sequence& seq, const std::string& reason) {
         free_slots_.push_back(seq.slot);
         seq.slot = kNoSlot;
     }
-    BatchResult& r = seq.result;
+    Completion& r = seq.result;
+    r.id = seq.id;
+    r.finished = true;
     r.tokens = seq.out.tokens();
     r.text = seq.out.text();
     r.stop_reason = seq.out.reason();

@@ -27,6 +27,7 @@
 #include "runtime/executor.hpp"
 #include "runtime/generate.hpp"
 #include "runtime/sampler.hpp"
+#include "vkinfer/vkinfer.hpp"
 
 namespace vki {
 
@@ -43,29 +44,12 @@ struct BatchRequest {
     GenerateOptions options;  // logits_top_k is not supported here
 };
 
-// Where a request stands, and what it produced.
-struct BatchResult {
-    std::vector<uint32_t> tokens;  // generated ids (up to and excluding a stop token)
-    std::string text;
-    // "eog", "stop string", "length", "context", "cancelled", or "error" (see error).
-    std::string stop_reason;
-    std::string error;  // what went wrong, for "error"
-    ErrorCode error_code = ErrorCode::kInternal;
-    uint32_t prompt_tokens = 0;    // the prompt's length
-    uint32_t cached_tokens = 0;    // prompt positions found in the prefix cache (first admission)
-    uint32_t computed_tokens = 0;  // positions computed, recomputation after preemption included
-    uint32_t preemptions = 0;
-    double queue_seconds = 0;  // submission to first admission
-    double ttft_seconds = 0;   // submission to the first generated token
-    double total_seconds = 0;  // submission to the end
-};
-
 // Called on the stepping thread: on_token with each generated token kept, on_text with
-// text as it becomes final, on_done with the final result, once.
+// text as it becomes final, on_done with the request's Completion, once.
 struct BatchSink {
     std::function<void(uint32_t token)> on_token;
     std::function<void(std::string_view text)> on_text;
-    std::function<void(const BatchResult&)> on_done;
+    std::function<void(const Completion&)> on_done;
 };
 
 struct BatchStats {

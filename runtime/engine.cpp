@@ -87,30 +87,14 @@ BatchSink Engine::Impl::sinkFor(uint64_t id, GenerationRequest&& request) {
         }
         if (user->on_text) user->on_text(text);
     };
-    sink.on_done = [this, id, user](const BatchResult& r) {
-        Completion c;
+    sink.on_done = [this, id, user](const Completion& c) {
         {
             std::lock_guard lock(mu);
-            Record& rec = records[id];
-            c = rec.completion;
-            c.id = id;
-            c.finished = true;
-            c.tokens = r.tokens;
-            c.text = r.text;
-            c.stop_reason = r.stop_reason;
-            c.error = r.error;
-            c.error_code = r.error_code;
-            c.prompt_tokens = r.prompt_tokens;
-            c.cached_tokens = r.cached_tokens;
-            c.computed_tokens = r.computed_tokens;
-            c.preemptions = r.preemptions;
-            c.queue_seconds = r.queue_seconds;
-            c.ttft_seconds = r.ttft_seconds;
-            c.total_seconds = r.total_seconds;
-            if (rec.keep)
-                rec.completion = c;
+            const auto it = records.find(id);
+            if (it->second.keep)
+                it->second.completion = c;
             else
-                records.erase(id);
+                records.erase(it);
             stats = batch->stats();
         }
         finished.notify_all();

@@ -53,13 +53,13 @@ protected:
     }
 
     // Runs each request by itself, one after another, without the prefix cache.
-    std::vector<BatchResult> alone(const std::vector<BatchRequest>& requests) {
+    std::vector<Completion> alone(const std::vector<BatchRequest>& requests) {
         auto ex = executor(1);
         BatchAssembler batch(*ex, *tokenizer_, {.prefix_cache = false});
-        std::vector<BatchResult> results;
+        std::vector<Completion> results;
         for (const BatchRequest& r : requests) {
-            BatchResult out;
-            batch.submit(r, {.on_done = [&](const BatchResult& res) { out = res; }});
+            Completion out;
+            batch.submit(r, {.on_done = [&](const Completion& res) { out = res; }});
             while (!batch.idle()) batch.step();
             EXPECT_EQ(out.preemptions, 0u);
             results.push_back(out);
@@ -93,7 +93,7 @@ TEST_F(BatchTest, SequencesTogetherGiveTheTokensEachGivesAlone) {
     for (uint32_t i = 0; i < 16; ++i) {
         requests.push_back(greedy(randomPrompt(rng, 2 + (i * 7) % 41), 2 + (i * 5) % 4));
     }
-    const std::vector<BatchResult> expected = alone(requests);
+    const std::vector<Completion> expected = alone(requests);
 
     for (uint32_t n : {4u, 16u}) {
         SCOPED_TRACE("sequences together: " + std::to_string(n));
@@ -105,13 +105,13 @@ TEST_F(BatchTest, SequencesTogetherGiveTheTokensEachGivesAlone) {
         // prompt pages cached.
         for (int pass = 0; pass < (n == 16 ? 2 : 1); ++pass) {
             SCOPED_TRACE(pass == 0 ? "cold" : "prefixes cached");
-            std::map<size_t, BatchResult> got;
+            std::map<size_t, Completion> got;
             size_t next = 0;
             for (int step = 0; next < requests.size() || !batch.idle(); ++step) {
                 ASSERT_LT(step, 10000);
                 if (next < requests.size() && step % 2 == 0) {
                     const size_t i = next++;
-                    batch.submit(requests[i], {.on_done = [&got, i](const BatchResult& r) { got[i] = r; }});
+                    batch.submit(requests[i], {.on_done = [&got, i](const Completion& r) { got[i] = r; }});
                 }
                 batch.step();
             }
@@ -139,19 +139,19 @@ TEST_F(BatchTest, CachedPrefixGivesTheColdTokensAndComputesOnlyTheRest) {
     std::vector<uint32_t> prompt = shared;
     const std::vector<uint32_t> suffix = randomPrompt(rng, 20);
     prompt.insert(prompt.end(), suffix.begin(), suffix.end());
-    const BatchResult cold = alone({greedy(prompt, 8)})[0];
+    const Completion cold = alone({greedy(prompt, 8)})[0];
     EXPECT_EQ(cold.cached_tokens, 0u);
     EXPECT_EQ(cold.computed_tokens, 120u + 7u);
 
     auto ex = executor(2);
     BatchAssembler batch(*ex, *tokenizer_);
-    BatchResult first, second;
-    batch.submit(greedy(shared, 4), {.on_done = [&](const BatchResult& r) { first = r; }});
+    Completion first, second;
+    batch.submit(greedy(shared, 4), {.on_done = [&](const Completion& r) { first = r; }});
     drain(batch, ex->kvCache());
     EXPECT_EQ(first.cached_tokens, 0u);
     // The first request's 6 full pages (its prompt's) and 0 more: its 3 generated tokens end at 103.
     EXPECT_EQ(ex->kvCache().stats().cached, 6u);
-    batch.submit(greedy(prompt, 8), {.on_done = [&](const BatchResult& r) { second = r; }});
+    batch.submit(greedy(prompt, 8), {.on_done = [&](const Completion& r) { second = r; }});
     drain(batch, ex->kvCache());
     EXPECT_EQ(second.tokens, cold.tokens);
     EXPECT_EQ(second.cached_tokens, 96u);
@@ -163,8 +163,8 @@ TEST_F(BatchTest, CachedPrefixGivesTheColdTokensAndComputesOnlyTheRest) {
 TEST_F(BatchTest, ErrorsAreClearAndEndOnlyTheirRequest) {
     auto ex = executor(2, /*kv_bytes=*/4 * kv::pageBytes(pageShape()), 128);
     BatchAssembler batch(*ex, *tokenizer_);
-    std::vector<BatchResult> done;
-    auto sink = [&] { return BatchSink{.on_done = [&](const BatchResult& r) { done.push_back(r); }}; };
+    std::vector<Completion> done;
+    auto sink = [&] { return BatchSink{.on_done = [&](const Completion& r) { done.push_back(r); }}; };
     std::mt19937 rng(3);
     batch.submit(greedy({}, 4), sink());
     batch.submit(greedy(randomPrompt(rng, 128), 4), sink());  // the context is 128
@@ -220,7 +220,7 @@ TEST_F(BatchTest, RandomRequestsOnASmallPool) {
         requests.push_back(std::move(r));
         cancel_at_random.push_back(rng() % 10 == 0);
     }
-    std::vector<BatchResult> got(requests.size());
+    std::vector<Completion> got(requests.size());
     std::vector<int> done_count(requests.size(), 0);
     std::vector<uint64_t> ids;
     size_t next = 0;
@@ -230,7 +230,7 @@ TEST_F(BatchTest, RandomRequestsOnASmallPool) {
         // Up to 3 arrivals per step.
         for (uint32_t k = rng() % 4; k > 0 && next < requests.size(); --k) {
             const size_t i = next++;
-            ids.push_back(batch.submit(requests[i], {.on_done = [&, i](const BatchResult& r) {
+            ids.push_back(batch.submit(requests[i], {.on_done = [&, i](const Completion& r) {
                                            got[i] = r;
                                            ++done_count[i];
                                        }}));
@@ -274,7 +274,7 @@ TEST_F(BatchTest, RandomRequestsOnASmallPool) {
     EXPECT_GT(cancelled, 0u);
     std::vector<BatchRequest> again;
     for (size_t i : finished) again.push_back(requests[i]);
-    const std::vector<BatchResult> expected = alone(again);
+    const std::vector<Completion> expected = alone(again);
     for (size_t k = 0; k < finished.size(); ++k) {
         EXPECT_EQ(got[finished[k]].tokens, expected[k].tokens)
             << "request " << finished[k] << " (preempted " << got[finished[k]].preemptions << " times)";
@@ -290,7 +290,7 @@ TEST_F(BatchTest, EngineServesRequestsFromManyThreads) {
     std::mt19937 rng(77);
     std::vector<BatchRequest> requests;
     for (uint32_t i = 0; i < 4; ++i) requests.push_back(greedy(randomPrompt(rng, 5 + 9 * i), 3 + i));
-    const std::vector<BatchResult> expected = alone(requests);
+    const std::vector<Completion> expected = alone(requests);
 
     Engine engine({.model = test::testModel(model::Arch::kLlama, "q8_0").string(), .context = 128, .parallel = 4});
     EXPECT_EQ(engine.contextLength(), 128u);
