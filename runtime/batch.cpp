@@ -203,6 +203,23 @@ void BatchAssembler::preempt(Sequence& seq) {
     running_.erase(at);
 }
 
+uint32_t contextShiftDrop(uint32_t tokens, uint32_t page_tokens) {
+    VKI_ASSERT(tokens > 2 * page_tokens);
+    return std::max(page_tokens, (tokens - page_tokens) / 2 / page_tokens * page_tokens);
+}
+
+void BatchAssembler::shiftContext(Sequence& seq) {
+    kv::KvCache& kv = executor_.kvCache();
+    const uint32_t sink = kv.shape().page_tokens;
+    const uint32_t drop = contextShiftDrop(static_cast<uint32_t>(seq.tokens.size()), sink);
+    seq.tokens.erase(seq.tokens.begin() + sink, seq.tokens.begin() + sink + drop);
+    // The slot's pages go back; the sink's page comes straight back from the cache.
+    kv.release(seq.slot);
+    const auto known = std::span<const uint32_t>(seq.tokens);
+    seq.computed = options_.prefix_cache ? kv.attachPrefix(seq.slot, known.first(known.size() - 1)) : 0;
+    ++seq.result.context_shifts;
+}
+
 void BatchAssembler::fail(Sequence& seq, ErrorCode code, const std::string& message) {
     seq.result.error = message;
     seq.result.error_code = code;
@@ -352,7 +369,12 @@ void BatchAssembler::step() {
         }
         seq.sampler.accept(next);
         seq.tokens.push_back(next);
-        if (seq.tokens.size() >= n_ctx) finish(seq, "context");
+        if (seq.tokens.size() < n_ctx) continue;
+        // A shift needs a page after the sink to drop and one to keep.
+        if (seq.options.context_shift && seq.tokens.size() > 2 * kv.shape().page_tokens)
+            shiftContext(seq);
+        else
+            finish(seq, "context");
     }
     stats_.busy_seconds += seconds(Clock::now() - start);
 }

@@ -64,6 +64,11 @@ struct BatchStats {
     double busy_seconds = 0;  // time inside step()
 };
 
+// Tokens a context shift drops from a sequence of `tokens` at the context's end: the
+// first page (the attention sink) stays, then whole pages amounting to half of the
+// rest (at least one) go.
+uint32_t contextShiftDrop(uint32_t tokens, uint32_t page_tokens);
+
 class BatchAssembler {
 public:
     // The executor's KV slots bound the running sequences.
@@ -94,6 +99,8 @@ private:
     struct Sequence;
     void admit();
     void preempt(Sequence& seq);
+    // At the context's end: drops tokens after the sink and restarts the slot on the rest.
+    void shiftContext(Sequence& seq);
     void finish(Sequence& seq, const std::string& reason);
     void fail(Sequence& seq, ErrorCode code, const std::string& message);
 

@@ -178,6 +178,7 @@ uint64_t Engine::submit(GenerationRequest request) {
     r.options.sampling = request.sampling;
     r.options.stop = request.stop;
     r.options.stop_at_eog = request.stop_at_eog;
+    r.options.context_shift = request.context_shift;
     uint64_t id;
     {
         std::lock_guard lock(m.mu);

@@ -24,6 +24,8 @@ struct GenerateOptions {
     std::vector<std::string> stop;  // stop strings (not included in the text)
     bool stop_at_eog = true;        // stop at end-of-generation tokens (EOS, <|eot_id|>, <|im_end|>, ...)
     uint32_t logits_top_k = 0;      // > 0: record the top-k logits at every position
+    // Batched requests: at the context's end, shift instead of stopping (contextShiftDrop()).
+    bool context_shift = false;
 };
 
 // Top-k logits after the token at `position` (for --logits-out).

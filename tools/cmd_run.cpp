@@ -210,7 +210,9 @@ void printCompletion(const RunOptions& o, size_t index, size_t total, const std:
                                     {"cached_tokens", c.cached_tokens},
                                     {"tokens", c.tokens},
                                     {"text", c.text},
-                                    {"stop_reason", c.stop_reason}};
+                                    {"stop_reason", c.stop_reason},
+                                    {"preemptions", c.preemptions},
+                                    {"context_shifts", c.context_shifts}};
         if (c.stop_reason == "error") j["error"] = c.error;
         j["timings"] = {{"queue_s", c.queue_seconds}, {"ttft_s", c.ttft_seconds}, {"total_s", c.total_seconds}};
         // Prompts from a file and text cut at -n may hold invalid UTF-8: replaced, not thrown.
@@ -251,6 +253,7 @@ int runEngine(const RunOptions& o, std::vector<EnginePrompt> prompts, uint32_t p
         r.sampling = o.gen.sampling;
         r.stop = o.gen.stop;
         r.stop_at_eog = o.gen.stop_at_eog;
+        r.context_shift = o.gen.context_shift;
         ids.push_back(engine->submit(std::move(r)));
         if (p.text.empty()) p.text = engine->detokenize(p.ids);  // --tokens: the prompt as text
     }
@@ -303,6 +306,10 @@ Subcommand addRunCommand(CLI::App& app) {
                                       "running sequence's full context");
     auto* no_prefix_cache = sub->add_flag("--no-prefix-cache", o->no_prefix_cache,
                                           "with -f or --json: do not share the KV pages of common prompt prefixes");
+    auto* context_shift =
+        sub->add_flag("--context-shift", o->gen.context_shift,
+                      "with -f or --json: at the context's end keep the first KV page, drop the oldest half of the "
+                      "rest and go on (otherwise generation stops there)");
     auto* json = sub->add_flag("--json", o->json,
                                "one JSON object per prompt on stdout (JSON Lines): ids, text, stop reason, timings");
     sub->add_option("-n,--n-predict", o->gen.max_tokens, "tokens to generate at most")->capture_default_str();
@@ -316,7 +323,7 @@ Subcommand addRunCommand(CLI::App& app) {
     logits_out->excludes(file)->excludes(json);
     sub->add_option("--logits-top-k", o->logits_top_k, "logits per position in --logits-out")->capture_default_str();
     sub->add_flag("-q,--quiet", o->quiet, "print only the generated text (with -f: no progress or summary)");
-    return {sub, [o, prompt, tokens, file, parallel, kv_budget, no_prefix_cache] {
+    return {sub, [o, prompt, tokens, file, parallel, kv_budget, no_prefix_cache, context_shift] {
                 if (o->parallel == 0) throw Error(ErrorCode::kInvalidArgument, "--parallel must be at least 1");
                 if (prompt->count() == 0 && tokens->count() == 0 && file->count() == 0) {
                     throw Error(ErrorCode::kInvalidArgument,
@@ -324,9 +331,10 @@ Subcommand addRunCommand(CLI::App& app) {
                 }
                 const bool engine = file->count() > 0 || o->json;
                 if (!engine) {
-                    if (parallel->count() || kv_budget->count() || no_prefix_cache->count()) {
+                    if (parallel->count() || kv_budget->count() || no_prefix_cache->count() || context_shift->count()) {
                         throw Error(ErrorCode::kInvalidArgument,
-                                    "--parallel, --kv-budget and --no-prefix-cache need -f prompts.txt or --json");
+                                    "--parallel, --kv-budget, --no-prefix-cache and --context-shift need -f "
+                                    "prompts.txt or --json");
                     }
                     return runStreaming(*o, tokens->count() > 0);
                 }

@@ -109,6 +109,7 @@ struct Completion {
     uint32_t cached_tokens = 0;    // prompt positions found in the prefix cache
     uint32_t computed_tokens = 0;  // positions computed (recomputation after preemption included)
     uint32_t preemptions = 0;
+    uint32_t context_shifts = 0;
     double queue_seconds = 0;  // submission to admission
     double ttft_seconds = 0;   // submission to the first token
     double total_seconds = 0;
@@ -121,6 +122,10 @@ struct GenerationRequest {
     SamplingParams sampling;
     std::vector<std::string> stop;  // stop strings (not included in the text)
     bool stop_at_eog = true;        // stop at end-of-generation tokens (EOS, end of turn)
+    // At the context's end: keep the first KV page's tokens (an attention sink), drop
+    // the oldest half of the rest in whole pages, recompute what remains at its new
+    // positions and go on; without it the request stops there ("context").
+    bool context_shift = false;
     // Called on the engine's thread, never with the engine's lock held: each token kept,
     // text as it becomes final, and the completion once at the end. A request with
     // on_done is forgotten after it; one without is kept for wait().

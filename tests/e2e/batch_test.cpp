@@ -9,9 +9,13 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <thread>
 
+#include "graph/build.hpp"
+#include "graph/reference.hpp"
+#include "graph/reference_ops.hpp"
 #include "model/gguf.hpp"
 #include "model/vocab_io.hpp"
 #include "runtime/batch.hpp"
@@ -282,6 +286,67 @@ TEST_F(BatchTest, RandomRequestsOnASmallPool) {
     std::printf("200 requests: %u cancelled, %u preempted (%llu preemptions), %llu prefix-hit tokens, %llu steps\n",
                 cancelled, preempted, (unsigned long long)batch.stats().preemptions,
                 (unsigned long long)batch.stats().prefix_hit_tokens, (unsigned long long)batch.stats().steps);
+}
+
+// Context shift: a sequence generating past the context keeps its first page (the
+// attention sink), drops the oldest half of the rest and recomputes what remains at
+// its new positions. The CPU reference runs the same shifted token sequence; its
+// greedy choice matches at every generated token (teacher-forced on the device's
+// tokens; a near-tie within the logits tolerance may differ).
+TEST_F(BatchTest, ContextShiftMatchesTheCpuReferenceOfTheShiftedSequence) {
+    const uint32_t n_ctx = 64, page = 16, generate = 90;
+    std::mt19937 rng(9);
+    BatchRequest request = greedy(randomPrompt(rng, 30), generate);
+    request.options.context_shift = true;
+    auto ex = executor(2, 0, n_ctx);
+    BatchAssembler batch(*ex, *tokenizer_);
+    Completion got, other;
+    batch.submit(request, {.on_done = [&](const Completion& c) { got = c; }});
+    // Another sequence beside it stops at the context's end.
+    batch.submit(greedy(randomPrompt(rng, 50), 30), {.on_done = [&](const Completion& c) { other = c; }});
+    drain(batch, ex->kvCache());
+    ASSERT_EQ(got.stop_reason, "length") << got.error;
+    ASSERT_EQ(got.tokens.size(), generate);
+    EXPECT_GE(got.context_shifts, 2u);
+    EXPECT_EQ(other.stop_reason, "context");
+    EXPECT_EQ(other.tokens.size(), n_ctx - 50u);
+    EXPECT_EQ(ex->kvCache().stats().used, 0u);
+
+    const graph::Graph plain = graph::buildGraph(*file_);
+    graph::ReferenceExecutor ref(plain, *file_, n_ctx);
+    std::vector<uint32_t> seq = request.prompt;
+    std::vector<float> logits;
+    auto runFrom = [&](uint32_t first) {
+        std::vector<uint32_t> pos(seq.size() - first);
+        std::iota(pos.begin(), pos.end(), first);
+        logits = ref.forward(std::span(seq).subspan(first), pos);
+        logits.erase(logits.begin(), logits.end() - ex->vocabSize());
+    };
+    runFrom(0);
+    uint32_t shifts = 0, near_ties = 0;
+    for (uint32_t i = 0; i < generate; ++i) {
+        const uint32_t token = got.tokens[i];
+        const uint32_t best = graph::ref::argMax(logits);
+        if (token != best) {
+            const float max_abs = *std::max_element(logits.begin(), logits.end(),
+                                                    [](float a, float b) { return std::abs(a) < std::abs(b); });
+            ASSERT_LT(logits[best] - logits[token], 2e-3 * std::max(1.0f, std::abs(max_abs)))
+                << "generated token " << i << " differs from the reference beyond a near-tie";
+            ++near_ties;
+        }
+        seq.push_back(token);
+        if (i + 1 == generate) break;
+        if (seq.size() >= n_ctx) {
+            const uint32_t drop = contextShiftDrop(static_cast<uint32_t>(seq.size()), page);
+            seq.erase(seq.begin() + page, seq.begin() + page + drop);
+            ++shifts;
+            runFrom(0);
+        } else {
+            runFrom(static_cast<uint32_t>(seq.size() - 1));
+        }
+    }
+    EXPECT_EQ(shifts, got.context_shifts);
+    EXPECT_LE(near_ties, 1u);
 }
 
 // The Engine from several threads at once: submissions, callbacks, polling, waiting,
