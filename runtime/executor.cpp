@@ -66,8 +66,10 @@ struct Plan {
     // column, split attention). Prompt buckets (flash attention) also have ones whose
     // output matrix and argmax run on their last 1 or 8 columns only, where the column
     // is bindable (the other tokens of a prompt chunk need no logits), and up to 64
-    // tokens one for batched decode steps (split attention, every column).
+    // tokens, where the slots can fill them with one token each, one for batched
+    // decode steps (split attention, every column).
     std::vector<Recording> recordings;
+    bool batched_decode = false;  // has a split-attention recording of every column
 };
 
 // The output-column counts of the partial recordings of prompt buckets.
@@ -200,7 +202,15 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
                                                  "\"'s storage-buffer range: the logits of one token exceed it");
     }
     max_n = plans.rbegin()->first;
-    const uint32_t decode_n = std::min(max_n, kMaxSplitAttentionColumns);
+    // Prompt buckets that serve batched decode steps (one token from each of up to
+    // `slots` sequences) get a split-attention recording too; its partials are sized
+    // for the widest of them.
+    uint32_t decode_n = 0, below = 0;
+    for (auto& [n, plan] : plans) {
+        plan.batched_decode = n <= ops::kMaxMatVecColumns || (n <= kMaxSplitAttentionColumns && below < options.slots);
+        if (plan.batched_decode) decode_n = n;
+        below = n;
+    }
     ids_off = 0;
     pos_off = alignUp(ids_off + max_n * 4, align);
     slot_off = alignUp(pos_off + max_n * 4, align);
@@ -251,8 +261,7 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
             }
         }
         plan.recordings.push_back({.columns = n, .split_attention = !prompt});
-        if (prompt && n <= kMaxSplitAttentionColumns)
-            plan.recordings.push_back({.columns = n, .split_attention = true});
+        if (prompt && plan.batched_decode) plan.recordings.push_back({.columns = n, .split_attention = true});
         for (Recording& rec : plan.recordings) record(plan, rec);
     }
     VKI_LOG_DEBUG("executor: {} on {}, {} weights {:.1f} MiB, KV {:.1f} MiB, activations {:.2f} MiB, {}",
