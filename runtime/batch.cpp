@@ -24,6 +24,7 @@ struct BatchAssembler::Sequence {
              std::span<const uint32_t> eog, uint32_t n_vocab)
         : id(id_),
           tokens(std::move(request.prompt)),
+          submitted(request.submitted),
           options(std::move(request.options)),
           sampler(options.sampling, n_vocab),
           out(tokenizer, options, eog),
@@ -39,6 +40,7 @@ struct BatchAssembler::Sequence {
     uint64_t id;
     // The prompt, then the generated tokens; the last one's K/V is not computed yet.
     std::vector<uint32_t> tokens;
+    Clock::time_point submitted;
     GenerateOptions options;
     Sampler sampler;
     TokenOutput out;
@@ -48,7 +50,6 @@ struct BatchAssembler::Sequence {
     uint32_t computed = 0;  // positions whose K/V the slot's pages hold
     uint32_t take = 0;      // positions this step computes
     bool admitted = false;
-    Clock::time_point submitted = Clock::now();
     Completion result;
 };
 
@@ -344,6 +345,8 @@ void BatchAssembler::step() {
         stats_.computed_tokens += seq->take;
         if (options_.prefix_cache) kv.publish(seq->slot, std::span(seq->tokens).first(seq->computed));
     }
+    // Booked before the outputs: their on_done callbacks may read the statistics.
+    stats_.busy_seconds += seconds(Clock::now() - start);
     const uint32_t n = static_cast<uint32_t>(tokens.size());
     const uint32_t first = n - static_cast<uint32_t>(outputs.size());
     const uint32_t n_ctx = executor_.contextLength();
@@ -376,7 +379,6 @@ void BatchAssembler::step() {
         else
             finish(seq, "context");
     }
-    stats_.busy_seconds += seconds(Clock::now() - start);
 }
 
 }  // namespace vki

@@ -14,6 +14,7 @@
 // Not thread-safe: one thread submits, cancels and steps (the Engine wraps it).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -42,6 +43,8 @@ struct BatchOptions {
 struct BatchRequest {
     std::vector<uint32_t> prompt;
     GenerateOptions options;  // logits_top_k is not supported here
+    // Where the request's timings (queue, time to first token, total) start.
+    std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
 
 // Called on the stepping thread: on_token with each generated token kept, on_text with

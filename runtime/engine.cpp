@@ -60,6 +60,7 @@ Engine::Impl::Impl(const EngineOptions& o) {
                                                           .page_tokens = o.page_tokens,
                                                           .slots = o.parallel,
                                                           .kv_bytes = o.kv_budget_bytes,
+                                                          .kv_fraction = o.kv_budget_fraction,
                                                           .int8_activations = o.int8_activations},
                                           [&](uint64_t done, uint64_t total) {
                                               if (o.progress) o.progress(total ? double(done) / double(total) : 1.0);

@@ -110,9 +110,10 @@ struct Executor::Impl {
     vk::Buffer ids_readback, logits_readback;
     std::map<uint32_t, Plan> plans;
     StepTiming timing;
-    // The last step's outputs: token c's row is c - rows_first; rows of tokens
+    // The last step's outputs: token c's row is c + row_shift; rows of tokens
     // [outputs_first, logits_end) were read back.
-    uint32_t rows_first = 0, outputs_first = 0, logits_end = 0;
+    int64_t row_shift = 0;
+    uint32_t outputs_first = 0, logits_end = 0;
     bool profile = false;
     const Recording* last_recording = nullptr;
 
@@ -166,10 +167,21 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     const kv::KvShape shape{graph.config.n_layer, a.n_head_kv, a.head_dim, options.page_tokens};
     const uint32_t pages_per_seq = (n_ctx + shape.page_tokens - 1) / shape.page_tokens;
     uint64_t pages = uint64_t{pages_per_seq} * options.slots;
-    if (options.kv_bytes) {
-        pages = options.kv_bytes / kv::pageBytes(shape);
+    uint64_t kv_bytes = options.kv_bytes;
+    if (!kv_bytes && options.kv_fraction != 0) {
+        if (!(options.kv_fraction > 0 && options.kv_fraction <= 1))
+            throw Error(ErrorCode::kInvalidArgument, "the KV fraction must be in (0, 1]");
+        const uint64_t heap = caps.device_local_bytes;
+        if (heap <= weight_bytes) {
+            throw Error(ErrorCode::kOutOfMemory, "the weights fill the device's " + std::to_string(heap >> 20) +
+                                                     " MiB: no memory is left for the KV cache");
+        }
+        kv_bytes = static_cast<uint64_t>(double(heap - weight_bytes) * options.kv_fraction);
+    }
+    if (kv_bytes) {
+        pages = kv_bytes / kv::pageBytes(shape);
         if (pages == 0) {
-            throw Error(ErrorCode::kInvalidArgument, "a KV budget of " + std::to_string(options.kv_bytes) +
+            throw Error(ErrorCode::kInvalidArgument, "a KV budget of " + std::to_string(kv_bytes) +
                                                          " bytes is less than one page (" +
                                                          std::to_string(kv::pageBytes(shape)) + " bytes of " +
                                                          std::to_string(shape.page_tokens) + " tokens)");
@@ -604,20 +616,21 @@ std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::
         if (m.kv->capacity(slots[c]) <= positions[c]) m.kv->reserve(slots[c], positions[c] + 1);
     }
     Plan& plan = m.plans.lower_bound(n)->second;
-    // Padding columns repeat the last token: they write the same K/V to the same place.
+    // Padding columns come first and repeat the first token: they write the same K/V
+    // to the same place, and the step's tokens end at the bucket's last column.
+    const uint32_t pad = plan.n - n;
     std::byte* host = m.step_host.mapped();
     auto put = [&](uint64_t off, std::span<const uint32_t> v) {
-        for (uint32_t c = 0; c < plan.n; ++c) std::memcpy(host + off + c * 4, &v[std::min(c, n - 1)], 4);
+        for (uint32_t c = 0; c < plan.n; ++c) std::memcpy(host + off + c * 4, &v[c < pad ? 0 : c - pad], 4);
     };
     put(m.ids_off, tokens);
     put(m.pos_off, positions);
     put(m.slot_off, slots);
     std::memcpy(host + m.table_off, m.kv->pageTables().data(), m.kv->pageTables().size_bytes());
 
-    // Padding repeats the last token, so the bucket's last columns hold the tail's
-    // results: a recording of C output columns serves a tail of n + C - plan.n tokens.
-    // One token per sequence (a batched decode step) runs split attention where the
-    // bucket has a recording for it.
+    // The bucket's last columns hold the tail's results: a recording of C output
+    // columns serves a tail of up to C tokens. One token per sequence (a batched decode step) runs split attention
+    // where the bucket has a recording for it.
     const uint32_t tail = std::min(outputs.tail, n);
     bool one_per_sequence = n <= kMaxSplitAttentionColumns;
     for (uint32_t c = 0; c < n && one_per_sequence; ++c) {
@@ -625,7 +638,7 @@ std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::
     }
     auto pick = [&](bool split) -> Recording* {
         for (Recording& r : plan.recordings) {
-            if (r.split_attention == split && r.columns >= tail + (plan.n - n)) return &r;
+            if (r.split_attention == split && r.columns >= tail) return &r;
         }
         return nullptr;
     };
@@ -637,14 +650,14 @@ std::span<const uint32_t> Executor::step(std::span<const uint32_t> tokens, std::
     const auto submitted = Clock::now();
     m.device.wait(done);
     const auto waited = Clock::now();
-    m.rows_first = plan.n - rec->columns;
+    m.row_shift = int64_t{rec->columns} - n;
     m.outputs_first = n - tail;
     m.logits_end = outputs.logits ? n : 0;
     m.last_recording = rec;
     m.timing.device_us = microseconds(waited - submitted);
     m.timing.host_us = microseconds(submitted - start) + microseconds(Clock::now() - waited);
     const auto* ids = reinterpret_cast<const uint32_t*>(m.ids_readback.mapped());
-    return {ids + (n - tail - m.rows_first), tail};
+    return {ids + (rec->columns - tail), tail};
 }
 
 std::vector<OpTime> Executor::lastOpTimes() const {
@@ -666,7 +679,7 @@ std::span<const float> Executor::logits(uint32_t c) const {
     VKI_ASSERT_MSG(c >= m.outputs_first && c < m.logits_end,
                    "no logits for this token: run the step with outputs.logits and a tail that holds it");
     const uint32_t vocab = m.graph.config.n_vocab;
-    return {reinterpret_cast<const float*>(m.logits_readback.mapped()) + size_t{c - m.rows_first} * vocab, vocab};
+    return {reinterpret_cast<const float*>(m.logits_readback.mapped()) + size_t(c + m.row_shift) * vocab, vocab};
 }
 
 }  // namespace vki

@@ -28,6 +28,9 @@ struct ExecutorOptions {
     // Bytes of the KV cache's page pool (shared by every slot, prefix pages cached in
     // what is left over); 0: room for every slot's full context.
     uint64_t kv_bytes = 0;
+    // Without kv_bytes: this fraction, in (0, 1], of the device's largest device-local
+    // heap left after the weights (activations come out of the rest).
+    double kv_fraction = 0;
     // Tokens per step a plan is recorded for. Buckets above 8 run the prompt kernels;
     // one whose activations exceed the device's binding range is dropped.
     std::vector<uint32_t> buckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};

@@ -40,6 +40,7 @@ struct RunOptions {
     uint32_t logits_top_k = 10;
     uint32_t parallel = 4;
     uint64_t kv_budget_mib = 0;
+    double kv_fraction = 0;
     bool no_bos = false, quiet = false, json = false, no_prefix_cache = false;
 };
 
@@ -158,6 +159,7 @@ std::unique_ptr<Engine> openEngine(const RunOptions& o, uint32_t parallel) {
     options.context = o.model.ctx;
     options.parallel = parallel;
     options.kv_budget_bytes = o.kv_budget_mib * kMiB;
+    options.kv_budget_fraction = o.kv_fraction;
     options.prefix_cache = !o.no_prefix_cache;
     options.int8_activations = o.model.int8_activations;
     options.progress = [&bar](double fraction) {
@@ -304,6 +306,10 @@ Subcommand addRunCommand(CLI::App& app) {
     auto* kv_budget = sub->add_option("--kv-budget", o->kv_budget_mib,
                                       "with -f or --json: the KV cache's page pool in MiB; 0 = room for every "
                                       "running sequence's full context");
+    auto* kv_fraction = sub->add_option("--kv-fraction", o->kv_fraction,
+                                        "with -f or --json, instead of --kv-budget: this fraction (0..1] of the "
+                                        "device memory left after the weights");
+    kv_fraction->excludes(kv_budget);
     auto* no_prefix_cache = sub->add_flag("--no-prefix-cache", o->no_prefix_cache,
                                           "with -f or --json: do not share the KV pages of common prompt prefixes");
     auto* context_shift =
@@ -323,7 +329,7 @@ Subcommand addRunCommand(CLI::App& app) {
     logits_out->excludes(file)->excludes(json);
     sub->add_option("--logits-top-k", o->logits_top_k, "logits per position in --logits-out")->capture_default_str();
     sub->add_flag("-q,--quiet", o->quiet, "print only the generated text (with -f: no progress or summary)");
-    return {sub, [o, prompt, tokens, file, parallel, kv_budget, no_prefix_cache, context_shift] {
+    return {sub, [o, prompt, tokens, file, parallel, kv_budget, kv_fraction, no_prefix_cache, context_shift] {
                 if (o->parallel == 0) throw Error(ErrorCode::kInvalidArgument, "--parallel must be at least 1");
                 if (prompt->count() == 0 && tokens->count() == 0 && file->count() == 0) {
                     throw Error(ErrorCode::kInvalidArgument,
@@ -331,10 +337,11 @@ Subcommand addRunCommand(CLI::App& app) {
                 }
                 const bool engine = file->count() > 0 || o->json;
                 if (!engine) {
-                    if (parallel->count() || kv_budget->count() || no_prefix_cache->count() || context_shift->count()) {
+                    if (parallel->count() || kv_budget->count() || kv_fraction->count() || no_prefix_cache->count() ||
+                        context_shift->count()) {
                         throw Error(ErrorCode::kInvalidArgument,
-                                    "--parallel, --kv-budget, --no-prefix-cache and --context-shift need -f "
-                                    "prompts.txt or --json");
+                                    "--parallel, --kv-budget, --kv-fraction, --no-prefix-cache and --context-shift "
+                                    "need -f prompts.txt or --json");
                     }
                     return runStreaming(*o, tokens->count() > 0);
                 }

@@ -86,6 +86,9 @@ struct EngineOptions {
     // The KV cache's page pool in bytes; 0: every running sequence's full context.
     // Pages left over keep shared prefixes cached.
     uint64_t kv_budget_bytes = 0;
+    // Without kv_budget_bytes: this fraction, in (0, 1], of the device memory left
+    // after the weights.
+    double kv_budget_fraction = 0;
     uint32_t page_tokens = 16;
     uint32_t step_tokens = 0;  // tokens per model step at most; 0: the largest step recorded
     bool prefix_cache = true;  // reuse the KV pages of cached prefixes
