@@ -243,19 +243,15 @@ void BatchAssembler::finish(Sequence& seq, const std::string& reason) {
     r.total_seconds = seconds(Clock::now() - seq.submitted);
     // Out of the queues first: on_done may submit.
     std::unique_ptr<Sequence> owned;
-    for (auto* list : {&running_}) {
-        const auto at = std::find_if(list->begin(), list->end(), [&](const auto& s) { return s.get() == &seq; });
-        if (at != list->end()) {
-            owned = std::move(*at);
-            list->erase(at);
-        }
-    }
-    if (!owned) {
-        const auto at = std::find_if(queue_.begin(), queue_.end(), [&](const auto& s) { return s.get() == &seq; });
-        VKI_ASSERT(at != queue_.end());
+    auto take = [&](auto& list) {
+        const auto at = std::find_if(list.begin(), list.end(), [&](const auto& s) { return s.get() == &seq; });
+        if (at == list.end()) return;
         owned = std::move(*at);
-        queue_.erase(at);
-    }
+        list.erase(at);
+    };
+    take(running_);
+    if (!owned) take(queue_);
+    VKI_ASSERT(owned);
     if (owned->sink.on_done) owned->sink.on_done(owned->result);
 }
 
