@@ -29,6 +29,7 @@ AttentionConfig attentionConfig(const model::ModelConfig& c, std::span<const flo
     a.n_head_kv = c.n_head_kv;
     a.head_dim = c.head_dim;
     a.scale = static_cast<float>(1.0 / std::sqrt(double(c.head_dim)));
+    a.window = c.sliding_window;
     // llama GGUFs hold Q/K rows permuted to interleaved pairs; qwen2 keeps rotate-half.
     a.rope = c.arch == model::Arch::kQwen2 ? RopeKind::kNeox : RopeKind::kNormal;
     const double linear = c.rope_scaling == model::RopeScaling::kLinear ? c.rope_factor : 1.0;

@@ -82,6 +82,7 @@ struct AttentionConfig {
     // (linear, Llama 3 factors) folded in; cos and sin are multiplied by rope_mscale.
     std::vector<float> inv_freq;
     float rope_mscale = 1.0f;
+    uint32_t window = 0;  // sliding window: keys (position - window, position]; 0: all
 };
 
 struct Graph {

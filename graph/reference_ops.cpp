@@ -148,20 +148,21 @@ void attention(const AttentionConfig& a, std::span<const float> q, std::span<con
     const uint32_t hd = a.head_dim, kv_dim = a.n_head_kv * hd, group = a.n_head / a.n_head_kv;
     VKI_ASSERT(len > 0 && q.size() == size_t{a.n_head} * hd && out.size() == q.size());
     VKI_ASSERT(keys.size() >= size_t{len} * kv_dim && values.size() >= size_t{len} * kv_dim);
+    const uint32_t lo = a.window != 0 && len > a.window ? len - a.window : 0;
     std::vector<double> p(len);
     for (uint32_t h = 0; h < a.n_head; ++h) {
         const float* qh = &q[size_t{h} * hd];
         const size_t kv_off = size_t{h / group} * hd;
         double max = -INFINITY;
-        for (uint32_t t = 0; t < len; ++t) {
+        for (uint32_t t = lo; t < len; ++t) {
             p[t] = dot(qh, &keys[t * kv_dim + kv_off], hd) * a.scale;
             max = std::max(max, p[t]);
         }
         double sum = 0;
-        for (uint32_t t = 0; t < len; ++t) sum += p[t] = std::exp(p[t] - max);
+        for (uint32_t t = lo; t < len; ++t) sum += p[t] = std::exp(p[t] - max);
         for (uint32_t d = 0; d < hd; ++d) {
             double acc = 0;
-            for (uint32_t t = 0; t < len; ++t) acc += p[t] * values[t * kv_dim + kv_off + d];
+            for (uint32_t t = lo; t < len; ++t) acc += p[t] * values[t * kv_dim + kv_off + d];
             out[size_t{h} * hd + d] = static_cast<float>(acc / sum);
         }
     }

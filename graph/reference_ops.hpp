@@ -82,8 +82,9 @@ void swiGlu(std::span<const float> a, std::span<const float> b, std::span<float>
 void rope(std::span<float> x, uint32_t heads, const AttentionConfig& a, uint32_t position);
 
 // Causal attention of one token: q holds n_head vectors; keys and values hold `len`
-// rows of n_head_kv * head_dim floats (the cache up to and including the token);
-// query head h reads kv head h / (n_head / n_head_kv).
+// rows of n_head_kv * head_dim floats (the cache up to and including the token), of
+// which it reads the last a.window (all without a window); query head h reads kv
+// head h / (n_head / n_head_kv).
 void attention(const AttentionConfig& a, std::span<const float> q, std::span<const float> keys,
                std::span<const float> values, uint32_t len, std::span<float> out);
 

@@ -55,6 +55,7 @@ void writeConfig(GgufWriter& w, const ModelConfig& c) {
         w.set(a + ".attention.key_length", GgufValue::u32(c.head_dim));
         w.set(a + ".attention.value_length", GgufValue::u32(c.head_dim));
     }
+    if (c.sliding_window) w.set(a + ".attention.sliding_window", GgufValue::u32(c.sliding_window));
     if (c.rope_scaling == RopeScaling::kLinear) {
         w.set(a + ".rope.scaling.type", GgufValue::string("linear"));
         w.set(a + ".rope.scaling.factor", GgufValue::f32(c.rope_factor));
@@ -110,6 +111,7 @@ ModelConfig readConfig(const GgufFile& f) {
     }
     c.rope_factor = static_cast<float>(f.getFloatOr(a + ".rope.scaling.factor", 1.0));
     c.tied_embeddings = f.findTensor("output.weight") == nullptr;
+    if (f.find(a + ".attention.sliding_window")) c.sliding_window = u32(a + ".attention.sliding_window");
     c.validate();
     return c;
 }

@@ -39,6 +39,9 @@ struct ModelConfig {
     float rope_high_freq_factor = 4.0f;
     uint32_t rope_original_ctx = 0;
     bool tied_embeddings = false;  // no output.weight: the token embedding is reused
+    // Sliding-window attention ("<arch>.attention.sliding_window"): a token attends to
+    // the last `sliding_window` positions, its own included. 0: to every earlier one.
+    uint32_t sliding_window = 0;
 
     // Throws kBadFile naming the field when a dimension is zero or inconsistent
     // (heads not dividing, kv heads not dividing heads).

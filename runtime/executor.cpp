@@ -165,7 +165,11 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     transfer.upload(inv_freq, 0, std::as_bytes(std::span(a.inv_freq)));
 
     const kv::KvShape shape{graph.config.n_layer, a.n_head_kv, a.head_dim, options.page_tokens};
-    const uint32_t pages_per_seq = (n_ctx + shape.page_tokens - 1) / shape.page_tokens;
+    // A sliding-window model's sequences hold the pages of their window and of one
+    // step (of at most the largest bucket), whatever the context.
+    const kv::KvWindow window{a.window, *std::max_element(options.buckets.begin(), options.buckets.end())};
+    const uint64_t seed = std::hash<std::string>{}(graph.config.name) | 1;
+    const uint32_t pages_per_seq = kv::KvCache::sequencePages(shape, n_ctx, window);
     uint64_t pages = uint64_t{pages_per_seq} * options.slots;
     uint64_t kv_bytes = options.kv_bytes;
     if (!kv_bytes && options.kv_fraction != 0) {
@@ -188,9 +192,8 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
         }
     }
     if (pages > UINT32_MAX) throw Error(ErrorCode::kInvalidArgument, "the KV budget is too large");
-    kv = std::make_unique<kv::KvCache>(memory, shape, static_cast<uint32_t>(pages), options.slots, n_ctx,
-                                       std::hash<std::string>{}(graph.config.name) | 1);
-    split = ops::attentionSplit(caps, n_ctx, options.attention_chunk);
+    kv = std::make_unique<kv::KvCache>(memory, shape, static_cast<uint32_t>(pages), options.slots, n_ctx, seed, window);
+    split = ops::attentionSplit(caps, a.window ? std::min(n_ctx, a.window) : n_ctx, options.attention_chunk);
     profile = options.profile;
 
     const uint64_t align = std::max<uint64_t>(caps.min_storage_buffer_offset_alignment, 16);
@@ -377,9 +380,12 @@ void Executor::Impl::record(Plan& plan, Recording& rec) {
     auto strided = [&](const graph::Operand& o) {
         return ops::Strided{value(o.value), graph.values[o.value].width, o.offset};
     };
-    const ops::TokenPlacement tokens{stepRange(pos_off, n * 4), stepRange(slot_off, n * 4),
-                                     stepRange(table_off, kv->pageTables().size_bytes()), kv->maxPages(),
-                                     kv->shape().page_tokens};
+    const ops::TokenPlacement tokens{stepRange(pos_off, n * 4),
+                                     stepRange(slot_off, n * 4),
+                                     stepRange(table_off, kv->pageTables().size_bytes()),
+                                     kv->maxPages(),
+                                     kv->shape().page_tokens,
+                                     a.window};
     const ops::HeadShape heads{a.n_head, a.n_head_kv, a.head_dim};
     auto floats = [&](graph::WeightId id) {
         return id == graph::kNone ? vk::BufferRange{} : vk::wholeRange(weights[id].floats);

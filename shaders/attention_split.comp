@@ -3,8 +3,9 @@
 // Decode attention, split over the KV length (AttentionParams): workgroup
 // (split, head, token) scores its chunk of at most kChunk cached keys, and writes
 // the chunk's max score, sum of exponentials and unnormalized output to the
-// partials; attention_reduce.comp combines the chunks. Chunks past the token's
-// position write an empty partial.
+// partials; attention_reduce.comp combines the chunks. Chunks count from the token's
+// first visible key (its window's start); those past its position write an empty
+// partial.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common/common.glsl"
@@ -29,7 +30,7 @@ shared uint v_row[kChunk];  // first f16 pair of each key's V row: one page-tabl
 
 // Index (in f16 pairs) of the first pair of token t's K (which = 0) or V (1) row.
 uint rowPair(uint slot, uint t, uint kvh, uint which) {
-    const uint page = page_table[slot * p.max_pages + t / p.page_tokens];
+    const uint page = page_table[slot * p.max_pages + (t / p.page_tokens) % p.max_pages];
     const uint base = ((page * 2 + which) * p.kv_heads + kvh) * p.page_tokens * kHeadDim;
     return (base + (t % p.page_tokens) * kHeadDim) / 2;
 }
@@ -40,7 +41,8 @@ void main() {
     const uint len = positions[c] + 1, slot = slots[c];
     const uint kvh = h / (p.q_heads / p.kv_heads);
     const uint dst = ((c * p.q_heads + h) * p.splits + split) * (kHeadDim + 2);
-    const uint t0 = split * kChunk;
+    const uint lo = p.window != 0 && len > p.window ? len - p.window : 0;
+    const uint t0 = lo + split * kChunk;
     if (t0 >= len) {
         for (uint d = tid; d < kHeadDim; d += kWorkgroupSize) partials[dst + 2 + d] = 0.0;
         if (tid == 0) {

@@ -10,9 +10,10 @@
 // holding every kThreads-th pair of dimensions of q and of the output; a score is
 // their partial dots summed with subgroup shuffles (kThreads <= subgroup size).
 // A tile's tokens may belong to several sequences: the tile makes one pass per slot
-// among them, in increasing order, over that slot's keys up to its tokens' largest
-// position; a token takes part in its own slot's pass only and masks keys past its
-// own position, so any placement is right and the usual one (one slot) is one pass.
+// among them, in increasing order, over that slot's keys from its tokens' first
+// visible key (0, or the earliest start of their sliding windows) to their largest
+// position; a token takes part in its own slot's pass only and masks keys outside
+// its own window, so any placement is right and the usual one (one slot) is one pass.
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "common/common.glsl"
 
@@ -39,6 +40,11 @@ shared uint row_s[kCols];  // first pair of each key's K row in the cache
 // Below every score: the running max before a token's first key.
 const float kNoScore = -3.0e38;
 
+// The first key the token at `pos` sees.
+uint firstKey(uint pos) {
+    return p.window != 0 && pos + 1 > p.window ? pos + 1 - p.window : 0;
+}
+
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint r = tid / kThreads, lane = tid % kThreads;
@@ -48,6 +54,7 @@ void main() {
     const bool valid = r < rows;
     const uint pos = valid ? positions[c] : 0;
     const uint slot = valid ? slots[c] : 0;
+    const uint lo = firstKey(pos);
     const uint kvh = h / (p.q_heads / p.kv_heads);
     const uint v_pairs = p.kv_heads * p.page_tokens * kPairs;  // from a key's K row to its V row
 
@@ -68,18 +75,21 @@ void main() {
             if (slots[c0 + k] >= next) pass_slot = min(pass_slot, slots[c0 + k]);
         }
         if (pass_slot == 0xffffffffu) break;
-        uint len = 0;
+        uint start = 0xffffffffu, len = 0;
         for (uint k = 0; k < rows; ++k) {
-            if (slots[c0 + k] == pass_slot) len = max(len, positions[c0 + k] + 1);
+            if (slots[c0 + k] == pass_slot) {
+                start = min(start, firstKey(positions[c0 + k]));
+                len = max(len, positions[c0 + k] + 1);
+            }
         }
         const bool mine = valid && slot == pass_slot;
 
-        for (uint t0 = 0; t0 < len; t0 += kCols) {
+        for (uint t0 = start; t0 < len; t0 += kCols) {
             const uint cnt = min(kCols, len - t0);
             barrier();  // the previous tile's readers are done with the shared arrays
             for (uint k = tid; k < cnt; k += kWorkgroupSize) {
                 const uint t = t0 + k;
-                const uint page = page_table[pass_slot * p.max_pages + t / p.page_tokens];
+                const uint page = page_table[pass_slot * p.max_pages + (t / p.page_tokens) % p.max_pages];
                 row_s[k] = ((page * 2 * p.kv_heads + kvh) * p.page_tokens + t % p.page_tokens) * kPairs;
             }
             barrier();
@@ -89,8 +99,9 @@ void main() {
                 v_s[e] = cache[at + v_pairs];
             }
             barrier();
-            if (mine && t0 <= pos) {
-                // Keys t0 .. t0 + lim - 1 are this token's; the rest of the tile is masked.
+            if (mine && t0 <= pos && t0 + cnt > lo) {
+                // Keys t0 + first .. t0 + lim - 1 are this token's; the rest of the tile is masked.
+                const uint first = lo > t0 ? lo - t0 : 0;
                 const uint lim = min(cnt, pos + 1 - t0);
                 float m_new = m;
                 for (uint k = 0; k < kCols; ++k) {
@@ -102,7 +113,7 @@ void main() {
                         }
                         for (uint off = kThreads / 2; off > 0; off /= 2) dot += subgroupShuffleXor(dot, off);
                         s[k] = dot;
-                        if (k < lim) m_new = max(m_new, dot);
+                        if (k >= first && k < lim) m_new = max(m_new, dot);
                     }
                 }
                 const float alpha = exp(m - m_new);
@@ -111,7 +122,7 @@ void main() {
                 for (uint i = 0; i < kOwn; ++i) o[i] *= alpha;
                 for (uint k = 0; k < kCols; ++k) {
                     if (k < cnt) {
-                        const float e = k < lim ? exp(s[k] - m) : 0.0;
+                        const float e = k >= first && k < lim ? exp(s[k] - m) : 0.0;
                         l += e;
                         for (uint i = 0; i < kOwn; ++i) o[i] += e * unpackHalf2x16(v_s[k * kPairs + lane + kThreads * i]);
                     }

@@ -41,7 +41,7 @@ void main() {
     const uint kvh = head - p.q_heads;
     const uint src = c * p.k_stride + p.k_offset + kvh * p.head_dim;
     const float x0 = k[src + i0], x1 = k[src + i1];
-    const uint page = page_table[slots[c] * p.max_pages + pos / p.page_tokens];
+    const uint page = page_table[slots[c] * p.max_pages + (pos / p.page_tokens) % p.max_pages];
     const uint row = (pos % p.page_tokens) * p.head_dim;
     const uint k_base = ((page * 2) * p.kv_heads + kvh) * p.page_tokens * p.head_dim + row;
     const uint v_base = ((page * 2 + 1) * p.kv_heads + kvh) * p.page_tokens * p.head_dim + row;

@@ -16,10 +16,12 @@ uint64_t pageBytes(const KvShape& s) {
 }
 
 KvCache::KvCache(vk::MemoryAllocator& memory, const KvShape& shape, uint32_t pages, uint32_t slots, uint32_t max_tokens,
-                 uint64_t seed)
+                 uint64_t seed, const KvWindow& window)
     : shape_(shape),
+      window_(window),
       slots_(slots),
-      max_pages_((max_tokens + shape.page_tokens - 1) / shape.page_tokens),
+      max_tokens_(max_tokens),
+      ring_pages_(sequencePages(shape, max_tokens, window)),
       pool_(pages, shape.page_tokens, seed) {
     VKI_ASSERT(shape.layers > 0 && shape.page_tokens > 0 && pages > 0 && slots > 0 && max_tokens > 0);
     const uint64_t layer_bytes = pageBytesPerLayer(shape) * pages;
@@ -35,11 +37,42 @@ KvCache::KvCache(vk::MemoryAllocator& memory, const KvShape& shape, uint32_t pag
             memory.createBuffer(layer_bytes, vk::MemoryKind::kDevice, "KV cache layer " + std::to_string(l)));
     }
     seqs_.resize(slots);
-    tables_.assign(size_t{slots} * max_pages_, 0);
+    tables_.assign(size_t{slots} * ring_pages_, 0);
 }
 
 uint64_t KvCache::bytes() const {
     return pageBytes(shape_) * pool_.pages();
+}
+
+uint32_t KvCache::sequencePages(const KvShape& shape, uint32_t max_tokens, const KvWindow& window) {
+    const uint32_t all = (max_tokens + shape.page_tokens - 1) / shape.page_tokens;
+    if (!window.window) return all;
+    VKI_ASSERT(window.step_tokens > 0);
+    // A step's reach spans at most this many pages, however it is aligned: they are
+    // distinct entries of the ring.
+    const uint32_t reach = window.window - 1 + window.step_tokens - 1;
+    return std::min(all, reach / shape.page_tokens + 2);
+}
+
+uint32_t KvCache::pagesFor(uint32_t tokens) const {
+    return std::min((tokens + shape_.page_tokens - 1) / shape_.page_tokens, ring_pages_);
+}
+
+uint32_t KvCache::unreachable(const Sequence& seq, uint32_t tokens) const {
+    if (!window_.window) return 0;
+    // The step's first token is at tokens - step_tokens or later and reads from
+    // window - 1 positions before it.
+    const uint32_t reach = window_.window - 1 + window_.step_tokens;
+    const uint32_t first = tokens > reach ? tokens - reach : 0;
+    return std::min(first / shape_.page_tokens, static_cast<uint32_t>(seq.pages.size()));
+}
+
+void KvCache::letGo(uint32_t slot, uint32_t keep) {
+    Sequence& seq = seqs_[slot];
+    for (; seq.let_go < keep; ++seq.let_go) {
+        pool_.release(seq.pages[seq.let_go]);
+        seq.pages[seq.let_go] = kLetGo;
+    }
 }
 
 uint32_t KvCache::capacity(uint32_t slot) const {
@@ -55,14 +88,33 @@ uint32_t KvCache::attachPrefix(uint32_t slot, std::span<const uint32_t> tokens) 
     seq.pages = pool_.acquirePrefix(tokens.first(usable));
     seq.published = static_cast<uint32_t>(seq.pages.size());
     seq.key = seq.pages.empty() ? 0 : pool_.key(seq.pages.back());
-    std::copy(seq.pages.begin(), seq.pages.end(), tables_.begin() + size_t{slot} * max_pages_);
-    return seq.published * shape_.page_tokens;
+    const uint32_t covered = seq.published * shape_.page_tokens;
+    // A long prefix of a windowed model: the next step reads its last pages only.
+    letGo(slot, unreachable(seq, covered + 1));
+    for (uint32_t i = seq.let_go; i < seq.pages.size(); ++i) entry(slot, i) = seq.pages[i];
+    return covered;
+}
+
+uint32_t KvCache::rewind(uint32_t slot, uint32_t tokens) {
+    VKI_ASSERT(slot < slots_ && tokens <= capacity(slot));
+    // Position `tokens` reads from tokens + 1 - window on.
+    const uint32_t let_go = seqs_[slot].let_go;
+    if (let_go == 0 || (tokens + 1 > window_.window && (tokens + 1 - window_.window) / shape_.page_tokens >= let_go))
+        return tokens;
+    release(slot);
+    return 0;
 }
 
 uint32_t KvCache::pagesNeeded(uint32_t slot, uint32_t tokens) const {
     VKI_ASSERT(slot < slots_);
-    const uint32_t need = pagesFor(tokens);
-    return need > seqs_[slot].pages.size() ? need - static_cast<uint32_t>(seqs_[slot].pages.size()) : 0;
+    const Sequence& seq = seqs_[slot];
+    const uint32_t have = static_cast<uint32_t>(seq.pages.size());
+    const uint32_t want = (tokens + shape_.page_tokens - 1) / shape_.page_tokens;
+    if (want <= have) return 0;
+    // Pages let go of on the way that return to the pool (not shared with others).
+    uint32_t returned = 0;
+    for (uint32_t i = seq.let_go; i < unreachable(seq, tokens); ++i) returned += pool_.refs(seq.pages[i]) == 1;
+    return want - have > returned ? want - have - returned : 0;
 }
 
 uint32_t KvCache::availablePages() const {
@@ -76,6 +128,7 @@ void KvCache::reserve(uint32_t slot, uint32_t tokens) {
         throw Error(ErrorCode::kInvalidArgument, std::to_string(tokens) + " positions exceed the context of " +
                                                      std::to_string(maxTokens()) + " tokens");
     }
+    letGo(slot, unreachable(seqs_[slot], tokens));
     const uint32_t more = pagesNeeded(slot, tokens);
     if (more > availablePages()) {
         const PagePool::Stats s = pool_.stats();
@@ -87,9 +140,10 @@ void KvCache::reserve(uint32_t slot, uint32_t tokens) {
     for (uint32_t i = 0; i < more; ++i) {
         const std::optional<uint32_t> page = pool_.allocate();
         VKI_ASSERT(page.has_value());
-        tables_[size_t{slot} * max_pages_ + pages.size()] = *page;
+        entry(slot, static_cast<uint32_t>(pages.size())) = *page;
         pages.push_back(*page);
     }
+    VKI_ASSERT(pages.size() - seqs_[slot].let_go <= ring_pages_);
 }
 
 void KvCache::publish(uint32_t slot, std::span<const uint32_t> tokens) {
@@ -97,7 +151,8 @@ void KvCache::publish(uint32_t slot, std::span<const uint32_t> tokens) {
     Sequence& seq = seqs_[slot];
     const uint32_t P = shape_.page_tokens;
     const size_t full = std::min(tokens.size() / P, seq.pages.size());
-    for (; seq.published < full; ++seq.published) {
+    // Publishing is a chain from the first page: it ends at a page let go of unkeyed.
+    for (; seq.published < full && seq.pages[seq.published] != kLetGo; ++seq.published) {
         seq.key = pool_.publish(seq.pages[seq.published], seq.key, tokens.subspan(size_t{seq.published} * P, P));
     }
 }
@@ -105,9 +160,11 @@ void KvCache::publish(uint32_t slot, std::span<const uint32_t> tokens) {
 void KvCache::release(uint32_t slot) {
     VKI_ASSERT(slot < slots_);
     Sequence& seq = seqs_[slot];
-    for (uint32_t page : seq.pages) pool_.release(page);
+    for (uint32_t page : seq.pages) {
+        if (page != kLetGo) pool_.release(page);
+    }
     seq = {};
-    std::fill_n(tables_.begin() + size_t{slot} * max_pages_, max_pages_, 0u);
+    std::fill_n(tables_.begin() + size_t{slot} * ring_pages_, ring_pages_, 0u);
 }
 
 }  // namespace vki::kv

@@ -8,6 +8,12 @@
 // starts from the longest run of cached full pages of its tokens, publishes each
 // page it fills, and on release its published pages stay cached (an LRU ring) until
 // the pool needs them back. A sequence only ever writes into its private pages.
+//
+// With a sliding window (token p attends to positions (p - window, p]) a sequence
+// keeps only the pages its next step can read: each reserve() lets go of the pages
+// wholly before that reach (published ones stay cached for other sequences), and the
+// page-table row is a ring of ringPages() entries that new pages take over in turn.
+// So a sequence's memory is bounded by its window, whatever its length.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +37,13 @@ uint64_t pageBytesPerLayer(const KvShape& shape);
 // Bytes of one page over all layers.
 uint64_t pageBytes(const KvShape& shape);
 
+// A sliding window and the most positions one sequence advances in one step (the
+// reach of a step's first token back from its last is window - 1 + step_tokens - 1).
+struct KvWindow {
+    uint32_t window = 0;  // 0: none, every position stays
+    uint32_t step_tokens = 0;
+};
+
 class KvCache {
 public:
     // A pool of `pages` pages for `slots` sequences of at most max_tokens each; `seed`
@@ -38,12 +51,16 @@ public:
     // the device cannot hold it, and kUnsupported when one layer's pages exceed the
     // device's binding range.
     KvCache(vk::MemoryAllocator& memory, const KvShape& shape, uint32_t pages, uint32_t slots, uint32_t max_tokens,
-            uint64_t seed = 1);
+            uint64_t seed = 1, const KvWindow& window = {});
+
+    // Pages one sequence of at most max_tokens positions holds at most: the ring.
+    static uint32_t sequencePages(const KvShape& shape, uint32_t max_tokens, const KvWindow& window);
 
     const KvShape& shape() const { return shape_; }
     uint32_t slots() const { return slots_; }
-    uint32_t maxTokens() const { return max_pages_ * shape_.page_tokens; }
-    uint32_t maxPages() const { return max_pages_; }  // page table row length
+    uint32_t maxTokens() const { return max_tokens_; }
+    uint32_t maxPages() const { return ring_pages_; }  // page table row length (the ring)
+    uint32_t window() const { return window_.window; }
     uint32_t pages() const { return pool_.pages(); }
     PagePool::Stats stats() const { return pool_.stats(); }
     uint64_t bytes() const;
@@ -55,18 +72,23 @@ public:
     // is computed into a private page.
     uint32_t attachPrefix(uint32_t slot, std::span<const uint32_t> tokens);
 
-    // Pages that hold positions [0, tokens).
-    uint32_t pagesFor(uint32_t tokens) const { return (tokens + shape_.page_tokens - 1) / shape_.page_tokens; }
-    // Pages `slot` still needs to hold positions [0, tokens).
+    // Pages a sequence of `tokens` positions holds at most (its window's, with one).
+    uint32_t pagesFor(uint32_t tokens) const;
+    // Pages `slot` still needs to go on to `tokens` positions, net of those it lets go.
     uint32_t pagesNeeded(uint32_t slot, uint32_t tokens) const;
     // Pages reserve() can take: free ones and cached ones nobody references.
     uint32_t availablePages() const;
-    // Gives `slot` pages for positions [0, tokens). Throws kInvalidArgument beyond
+    // Gives `slot` pages for positions [0, tokens) (with a window: those a step ending
+    // at `tokens` can read, letting go of older ones). Throws kInvalidArgument beyond
     // maxTokens() and kOutOfMemory when the pool has too few pages (nothing is taken
     // then).
     void reserve(uint32_t slot, uint32_t tokens);
-    // Positions the slot holds pages for.
+    // Positions the slot has had pages for (those it let go of included).
     uint32_t capacity(uint32_t slot) const;
+    // Prepares `slot` to go on from position `tokens` (<= capacity) after a rewind:
+    // returns `tokens` when the pages that position reads are still held, else
+    // releases the slot and returns 0 (start over).
+    uint32_t rewind(uint32_t slot, uint32_t tokens);
     // Publishes the slot's full pages among positions [0, tokens.size()), whose K/V
     // hold `tokens`, for later sequences with the same prefix.
     void publish(uint32_t slot, std::span<const uint32_t> tokens);
@@ -77,15 +99,26 @@ public:
     std::span<const uint32_t> pageTables() const { return tables_; }
 
 private:
+    static constexpr uint32_t kLetGo = UINT32_MAX;
+
     struct Sequence {
-        std::vector<uint32_t> pages;  // in position order
+        std::vector<uint32_t> pages;  // in position order; kLetGo for those let go of
+        uint32_t let_go = 0;          // leading pages let go of
         uint32_t published = 0;       // leading pages published or taken from the cache
         uint64_t key = 0;             // chain key of the last of those
     };
 
+    // Pages of `seq` a step ending at `tokens` positions cannot read.
+    uint32_t unreachable(const Sequence& seq, uint32_t tokens) const;
+    // Lets go of the leading pages before `keep`.
+    void letGo(uint32_t slot, uint32_t keep);
+    uint32_t& entry(uint32_t slot, uint32_t page) { return tables_[size_t{slot} * ring_pages_ + page % ring_pages_]; }
+
     KvShape shape_;
+    KvWindow window_;
     uint32_t slots_;
-    uint32_t max_pages_;
+    uint32_t max_tokens_;
+    uint32_t ring_pages_;
     PagePool pool_;
     std::vector<vk::Buffer> layers_;
     std::vector<Sequence> seqs_;

@@ -63,10 +63,9 @@ void recordAttention(OpContext& ctx, vk::CommandBuffer& cmd, const AttentionArgs
     VKI_ASSERT(a.n > 0 && a.q.offset == 0 && a.out.offset == 0 && a.heads.head_dim % 2 == 0);
     VKI_ASSERT(a.partials.size >= attentionPartialFloats(a.heads, a.split, a.n) * sizeof(float));
     const uint32_t wg = smallWorkgroup(ctx.device.caps());
-    const shader::AttentionParams params{
-        a.n,          a.heads.q_heads,      a.heads.kv_heads,   a.heads.head_dim, a.q.stride,
-        a.out.stride, a.tokens.page_tokens, a.tokens.max_pages, a.split.chunk,    a.split.splits,
-        a.scale};
+    const shader::AttentionParams params{a.n,           a.heads.q_heads, a.heads.kv_heads,     a.heads.head_dim,
+                                         a.q.stride,    a.out.stride,    a.tokens.page_tokens, a.tokens.max_pages,
+                                         a.split.chunk, a.split.splits,  a.tokens.window,      a.scale};
     const auto& split =
         ctx.kernels.get(shaders::ShaderId::attention_split, {{0, wg}, {1, a.split.chunk}, {2, a.heads.head_dim}});
     const vk::BufferRange split_bindings[] = {a.q.range, a.tokens.positions, a.tokens.slots, a.tokens.page_table,
@@ -110,7 +109,8 @@ void recordFlashAttention(OpContext& ctx, vk::CommandBuffer& cmd, const FlashAtt
     VKI_ASSERT(t.rows * t.threads <= caps.max_workgroup_invocations &&
                flashSharedBytes(t, a.heads.head_dim) <= caps.max_shared_memory);
     const shader::FlashAttentionParams params{a.n,          a.heads.q_heads,      a.heads.kv_heads,   a.q.stride,
-                                              a.out.stride, a.tokens.page_tokens, a.tokens.max_pages, a.scale};
+                                              a.out.stride, a.tokens.page_tokens, a.tokens.max_pages, a.tokens.window,
+                                              a.scale};
     const auto& kernel = ctx.kernels.get(shaders::ShaderId::flash_attention,
                                          {{0, t.rows * t.threads}, {1, t.rows}, {2, a.heads.head_dim}, {3, t.cols}});
     const vk::BufferRange bindings[] = {a.q.range, a.tokens.positions, a.tokens.slots, a.tokens.page_table,

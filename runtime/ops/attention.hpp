@@ -11,13 +11,16 @@
 namespace vki::ops {
 
 // Where a step's tokens live: per token c, its position and sequence slot; per slot,
-// a row of max_pages page ids. All three are uint32 ranges of the step buffer.
+// a ring of max_pages page ids (position t is in entry (t / page_tokens) % max_pages).
+// All three are uint32 ranges of the step buffer. With a sliding window, token c
+// attends to positions (positions[c] - window, positions[c]] only.
 struct TokenPlacement {
     vk::BufferRange positions;
     vk::BufferRange slots;
     vk::BufferRange page_table;
     uint32_t max_pages = 0;
     uint32_t page_tokens = 0;
+    uint32_t window = 0;  // 0: every position up to the token's own
 };
 
 struct HeadShape {
@@ -46,7 +49,8 @@ struct RopeKvArgs {
 };
 void recordRopeKv(OpContext& ctx, vk::CommandBuffer& cmd, const RopeKvArgs& args);
 
-// Splits of `chunk` keys needed to cover max_context positions.
+// Splits of `chunk` keys needed to cover max_context positions (the window, for a
+// sliding-window model: splits count from a token's first visible key).
 struct AttentionSplit {
     uint32_t chunk = 0;
     uint32_t splits = 0;

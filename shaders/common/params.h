@@ -36,7 +36,10 @@ struct PeakParams {
 
 // The KV cache, as the kernels address it: a layer's buffer holds pages of
 // `page_tokens` tokens; page p holds K then V, each [kv_heads][page_tokens][head_dim]
-// f16. A token's page is page_table[slot * max_pages + position / page_tokens].
+// f16. A sequence's row of the page table is a ring: the page of position t is
+// page_table[slot * max_pages + (t / page_tokens) % max_pages]. A row as long as the
+// context never wraps; a sliding-window model's rows hold just the pages a step can
+// read, and a sequence past its window reuses its row's entries for new pages.
 
 // rope_kv.comp: for each token c (position pos[c], sequence slot slot[c]):
 // out[c] = rope(q[c]); rope(k[c]) and v[c] are stored in the cache at pos[c].
@@ -60,7 +63,8 @@ struct RopeKvParams {
 };
 
 // attention_split.comp / attention_reduce.comp: causal attention of token c over the
-// cache positions 0..pos[c], split into `splits` chunks of `chunk` keys; partials
+// cache positions lo..pos[c] (lo = 0, or pos[c] + 1 - window once a sliding window is
+// full), split into `splits` chunks of `chunk` keys from lo; partials
 // [n][q_heads][splits][head_dim + 2] hold (max, sum, unnormalized output) per chunk.
 struct AttentionParams {
     uint n;
@@ -73,6 +77,7 @@ struct AttentionParams {
     uint max_pages;
     uint chunk;
     uint splits;
+    uint window;  // keys a token sees, its own included; 0: all before it
     float scale;
 };
 
@@ -86,6 +91,7 @@ struct FlashAttentionParams {
     uint out_stride;
     uint page_tokens;
     uint max_pages;
+    uint window;  // as in AttentionParams
     float scale;
 };
 
