@@ -112,11 +112,13 @@ GenerateResult Generator::generate(std::span<const uint32_t> prompt, const Gener
     // Reuse the cached prefix; at least the last prompt token runs, for its logits.
     size_t keep = 0;
     while (keep < cached_.size() && keep + 1 < prompt.size() && cached_[keep] == prompt[keep]) ++keep;
+    // A sliding-window sequence may have let go of the pages an earlier position reads.
+    const uint32_t slot = 0;
+    keep = executor_.kvCache().rewind(slot, static_cast<uint32_t>(keep));
     cached_.resize(keep);
     result.cached_tokens = static_cast<uint32_t>(keep);
     result.prompt_tokens = static_cast<uint32_t>(prompt.size() - keep);
 
-    const uint32_t slot = 0;
     std::vector<uint32_t> positions, slots;
     uint32_t next = 0;
     auto run = [&](std::span<const uint32_t> tokens, bool last) {

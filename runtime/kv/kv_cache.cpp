@@ -58,18 +58,17 @@ uint32_t KvCache::pagesFor(uint32_t tokens) const {
     return std::min((tokens + shape_.page_tokens - 1) / shape_.page_tokens, ring_pages_);
 }
 
-uint32_t KvCache::unreachable(const Sequence& seq, uint32_t tokens) const {
+uint32_t KvCache::unreachable(uint32_t tokens) const {
     if (!window_.window) return 0;
     // The step's first token is at tokens - step_tokens or later and reads from
     // window - 1 positions before it.
     const uint32_t reach = window_.window - 1 + window_.step_tokens;
-    const uint32_t first = tokens > reach ? tokens - reach : 0;
-    return std::min(first / shape_.page_tokens, static_cast<uint32_t>(seq.pages.size()));
+    return tokens > reach ? (tokens - reach) / shape_.page_tokens : 0;
 }
 
 void KvCache::letGo(uint32_t slot, uint32_t keep) {
     Sequence& seq = seqs_[slot];
-    for (; seq.let_go < keep; ++seq.let_go) {
+    for (; seq.let_go < std::min<size_t>(keep, seq.pages.size()); ++seq.let_go) {
         pool_.release(seq.pages[seq.let_go]);
         seq.pages[seq.let_go] = kLetGo;
     }
@@ -90,7 +89,7 @@ uint32_t KvCache::attachPrefix(uint32_t slot, std::span<const uint32_t> tokens) 
     seq.key = seq.pages.empty() ? 0 : pool_.key(seq.pages.back());
     const uint32_t covered = seq.published * shape_.page_tokens;
     // A long prefix of a windowed model: the next step reads its last pages only.
-    letGo(slot, unreachable(seq, covered + 1));
+    letGo(slot, unreachable(covered + 1));
     for (uint32_t i = seq.let_go; i < seq.pages.size(); ++i) entry(slot, i) = seq.pages[i];
     return covered;
 }
@@ -110,11 +109,13 @@ uint32_t KvCache::pagesNeeded(uint32_t slot, uint32_t tokens) const {
     const Sequence& seq = seqs_[slot];
     const uint32_t have = static_cast<uint32_t>(seq.pages.size());
     const uint32_t want = (tokens + shape_.page_tokens - 1) / shape_.page_tokens;
-    if (want <= have) return 0;
+    // New pages: up to `want`, none of those no step will read.
+    const uint32_t u = unreachable(tokens);
+    const uint32_t fresh = want > std::max(have, u) ? want - std::max(have, u) : 0;
     // Pages let go of on the way that return to the pool (not shared with others).
     uint32_t returned = 0;
-    for (uint32_t i = seq.let_go; i < unreachable(seq, tokens); ++i) returned += pool_.refs(seq.pages[i]) == 1;
-    return want - have > returned ? want - have - returned : 0;
+    for (uint32_t i = seq.let_go; i < std::min(u, have); ++i) returned += pool_.refs(seq.pages[i]) == 1;
+    return fresh > returned ? fresh - returned : 0;
 }
 
 uint32_t KvCache::availablePages() const {
@@ -128,7 +129,8 @@ void KvCache::reserve(uint32_t slot, uint32_t tokens) {
         throw Error(ErrorCode::kInvalidArgument, std::to_string(tokens) + " positions exceed the context of " +
                                                      std::to_string(maxTokens()) + " tokens");
     }
-    letGo(slot, unreachable(seqs_[slot], tokens));
+    const uint32_t u = unreachable(tokens);
+    letGo(slot, u);
     const uint32_t more = pagesNeeded(slot, tokens);
     if (more > availablePages()) {
         const PagePool::Stats s = pool_.stats();
@@ -136,14 +138,17 @@ void KvCache::reserve(uint32_t slot, uint32_t tokens) {
                                                  std::to_string(s.free) + " free and " + std::to_string(s.cached) +
                                                  " cached of " + std::to_string(pool_.pages()));
     }
-    auto& pages = seqs_[slot].pages;
+    Sequence& seq = seqs_[slot];
+    auto& pages = seq.pages;
+    // Positions no step of this sequence reads (a caller jumping ahead) get no page.
+    for (; pages.size() < u; ++seq.let_go) pages.push_back(kLetGo);
     for (uint32_t i = 0; i < more; ++i) {
         const std::optional<uint32_t> page = pool_.allocate();
         VKI_ASSERT(page.has_value());
         entry(slot, static_cast<uint32_t>(pages.size())) = *page;
         pages.push_back(*page);
     }
-    VKI_ASSERT(pages.size() - seqs_[slot].let_go <= ring_pages_);
+    VKI_ASSERT(pages.size() - seq.let_go <= ring_pages_);
 }
 
 void KvCache::publish(uint32_t slot, std::span<const uint32_t> tokens) {

@@ -108,8 +108,8 @@ private:
         uint64_t key = 0;             // chain key of the last of those
     };
 
-    // Pages of `seq` a step ending at `tokens` positions cannot read.
-    uint32_t unreachable(const Sequence& seq, uint32_t tokens) const;
+    // Leading pages a step ending at `tokens` positions cannot read.
+    uint32_t unreachable(uint32_t tokens) const;
     // Lets go of the leading pages before `keep`.
     void letGo(uint32_t slot, uint32_t keep);
     uint32_t& entry(uint32_t slot, uint32_t page) { return tables_[size_t{slot} * ring_pages_ + page % ring_pages_]; }

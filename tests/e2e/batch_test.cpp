@@ -2,7 +2,8 @@
 // alone (staggered arrivals, chunked prefill, mixed decode and prompt steps); a cached
 // prefix gives the cold tokens and skips its positions; a random workload on a small
 // page pool never leaks pages, preempts and recomputes exactly, and ends every
-// request. "Alone" is the executor serving one request at a time without the prefix
+// request; sliding-window sequences wrap their page rings on a pool smaller than
+// their contexts. "Alone" is the executor serving one request at a time without the prefix
 // cache, which the executor tests hold against the CPU reference.
 #include <gtest/gtest.h>
 
@@ -30,14 +31,20 @@ class BatchTest : public test::GpuTest {
 protected:
     void SetUp() override {
         test::GpuTest::SetUp();
+        load(0);
+    }
+
+    // The test model, with a sliding window or without.
+    void load(uint32_t window) {
         file_ = std::make_unique<model::GgufFile>(
-            model::GgufFile::open(test::testModel(model::Arch::kLlama, "q8_0").string()));
+            model::GgufFile::open(test::testModel(model::Arch::kLlama, "q8_0", 1, window).string()));
         tokenizer_ = std::make_unique<model::Tokenizer>(model::readVocab(*file_));
     }
 
     std::unique_ptr<Executor> executor(uint32_t slots, uint64_t kv_bytes = 0, uint32_t n_ctx = 256) {
-        return std::make_unique<Executor>(test::device(), *file_,
-                                          ExecutorOptions{.n_ctx = n_ctx, .slots = slots, .kv_bytes = kv_bytes});
+        return std::make_unique<Executor>(
+            test::device(), *file_,
+            ExecutorOptions{.n_ctx = n_ctx, .slots = slots, .kv_bytes = kv_bytes, .buckets = buckets_});
     }
 
     static std::vector<uint32_t> randomPrompt(std::mt19937& rng, uint32_t n) {
@@ -79,6 +86,7 @@ protected:
 
     std::unique_ptr<model::GgufFile> file_;
     std::unique_ptr<model::Tokenizer> tokenizer_;
+    std::vector<uint32_t> buckets_ = ExecutorOptions{}.buckets;
 };
 
 // Steps until idle; every step checks the pool's counts add up.
@@ -161,6 +169,53 @@ TEST_F(BatchTest, CachedPrefixGivesTheColdTokensAndComputesOnlyTheRest) {
     EXPECT_EQ(second.cached_tokens, 96u);
     EXPECT_EQ(second.computed_tokens, 120u - 96u + 7u);
     EXPECT_EQ(batch.stats().prefix_hit_tokens, 96u);
+    EXPECT_EQ(ex->kvCache().stats().used, 0u);
+}
+
+// Sliding window (20 positions) with steps of at most 32 tokens: each sequence's ring
+// is 5 pages (80 positions), and 4 slots share a pool of 12 pages. Five requests whose
+// sequences run to 36..124 positions (staggered, chunked prefill beside decode
+// tokens) give the tokens each gives alone; then a request extending the 96-token
+// prompt of another, run after it, attaches its cached prefix (6 pages, of which it
+// lets go of 3 at once) and gives its cold tokens. The executor tests hold "alone"
+// against the windowed CPU reference.
+TEST_F(BatchTest, WindowedSequencesWrapTheirRingsAndGiveTheTokensEachGivesAlone) {
+    load(20);
+    buckets_ = {1, 2, 4, 8, 16, 32};
+    std::mt19937 rng(21);
+    std::vector<BatchRequest> requests;
+    for (uint32_t len : {40u, 96u, 70u, 12u, 100u}) requests.push_back(greedy(randomPrompt(rng, len), 24));
+    std::vector<uint32_t> extended = requests[1].prompt;
+    extended.insert(extended.end(), {7, 8});
+    requests.push_back(greedy(extended, 24));
+    const std::vector<Completion> expected = alone(requests);
+
+    auto ex = executor(4, 12 * kv::pageBytes(pageShape()));
+    ASSERT_EQ(ex->kvCache().maxPages(), 5u);
+    BatchAssembler batch(*ex, *tokenizer_, {.step_tokens = 24});
+    std::map<size_t, Completion> got;
+    auto submit = [&](size_t i) {
+        batch.submit(requests[i], {.on_done = [&got, i](const Completion& r) { got[i] = r; }});
+    };
+    size_t next = 0;
+    for (int step = 0; next < 5 || !batch.idle(); ++step) {
+        ASSERT_LT(step, 10000);
+        if (next < 5 && step % 3 == 0) submit(next++);
+        batch.step();
+        const kv::PagePool::Stats s = ex->kvCache().stats();
+        ASSERT_EQ(s.used + s.cached + s.free, ex->kvCache().pages());
+    }
+    submit(1);
+    drain(batch, ex->kvCache());
+    submit(5);
+    drain(batch, ex->kvCache());
+    ASSERT_EQ(got.size(), requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+        EXPECT_EQ(got[i].tokens, expected[i].tokens) << "request " << i;
+        EXPECT_EQ(got[i].stop_reason, "length");
+    }
+    EXPECT_EQ(got[5].cached_tokens, 96u);
+    EXPECT_EQ(got[5].computed_tokens, 98u - 96u + 23u);
     EXPECT_EQ(ex->kvCache().stats().used, 0u);
 }
 

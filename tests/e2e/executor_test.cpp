@@ -2,7 +2,8 @@
 // models of both architectures in F16, Q8_0, Q4_0 and Q4_K_M. The reference runs the
 // plain (unfused) graph, so fusion, kernels, slabs, the paged cache and the recorded
 // plans are all under test. Logits are compared at every position; greedy tokens are
-// compared for 32 generated tokens, each step fed the Vulkan path's own choice.
+// compared for 32 generated tokens, each step fed the Vulkan path's own choice. A
+// sliding-window model runs past its window, wrapping its page-table ring.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +12,9 @@
 #include "graph/build.hpp"
 #include "graph/reference.hpp"
 #include "graph/reference_ops.hpp"
+#include "model/vocab_io.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/generate.hpp"
 #include "runtime/ops/matmul_int8.hpp"
 #include "support/gpu.hpp"
 #include "support/test_models.hpp"
@@ -30,6 +33,7 @@ constexpr StepOutputs kEveryLogit{.tail = StepOutputs::kAll, .logits = true};
 class ExecutorVsReference : public test::GpuTest, public ::testing::WithParamInterface<Case> {};
 class ExecutorSlabs : public test::GpuTest {};
 class ExecutorPromptSteps : public test::GpuTest {};
+class ExecutorWindow : public test::GpuTest {};
 
 struct Gap {
     double max_diff = 0;
@@ -249,6 +253,113 @@ TEST_F(ExecutorSlabs, SplitMatricesGiveTheSameLogits) {
             EXPECT_LT(g.max_diff, 1e-3 * std::max(1.0, g.max_abs));
         }
     }
+}
+
+// Sliding-window attention (a test model declaring a window of 20 positions) on an
+// executor whose largest step is 32 tokens: each sequence's page-table ring holds
+// 5 pages of 16 (80 positions), and with one slot the whole pool is those 5 pages, so
+// a sequence reaching position 150 wraps its ring twice. Prompt chunks (flash
+// attention) and decode tokens (split attention) before and after the wraps match the
+// CPU reference of the same windowed computation at every position, greedy tokens
+// included; the reference without the window differs, so the window is in force.
+TEST_F(ExecutorWindow, RingWrapMatchesTheWindowedReference) {
+    constexpr uint32_t kWindow = 20, kCtx = 256;
+    const auto file = model::GgufFile::open(test::testModel(model::Arch::kLlama, "q8_0", 1, kWindow));
+    Executor gpu(test::device(), file, {.n_ctx = kCtx, .buckets = {1, 2, 4, 8, 16, 32}});
+    const kv::KvCache& kv = gpu.kvCache();
+    EXPECT_EQ(kv.window(), kWindow);
+    EXPECT_EQ(kv.maxPages(), 5u) << "(window - 1 + step - 1) / 16 + 2";
+    EXPECT_EQ(kv.pages(), 5u) << "one slot: the pool is its ring";
+    const graph::Graph plain = graph::buildGraph(file);
+    ASSERT_EQ(plain.attention.window, kWindow);
+    graph::ReferenceExecutor ref(plain, file, kCtx);
+    graph::Graph unwindowed_graph = plain;
+    unwindowed_graph.attention.window = 0;
+    graph::ReferenceExecutor unwindowed(unwindowed_graph, file, kCtx);
+    const uint32_t vocab = gpu.vocabSize();
+    const double rtol = 1e-3;  // as in LogitsAndGreedyTokensMatch
+
+    std::vector<uint32_t> history;
+    double window_effect = 0;  // largest logit change the window makes, relative
+    int near_ties = 0;
+    // Runs `tokens` at the next positions on both paths and compares every logit and
+    // the greedy id after the last token (only a near-tie may differ); returns the
+    // device's id.
+    auto run = [&](std::span<const uint32_t> tokens, const std::string& what) {
+        const uint32_t at = static_cast<uint32_t>(history.size()), n = static_cast<uint32_t>(tokens.size());
+        std::vector<uint32_t> pos(n), slots(n, 0);
+        std::iota(pos.begin(), pos.end(), at);
+        history.insert(history.end(), tokens.begin(), tokens.end());
+        const uint32_t id = gpu.step(tokens, pos, slots, kEveryLogit).back();
+        const auto expect = ref.forward(tokens, pos);
+        const auto other = unwindowed.forward(tokens, pos);
+        for (uint32_t c = 0; c < n; ++c) {
+            const auto want = std::span(expect).subspan(size_t{c} * vocab, vocab);
+            const Gap g = compare(gpu.logits(c), want);
+            EXPECT_LT(g.max_diff, rtol * std::max(1.0, g.max_abs)) << what << ", position " << at + c;
+            const Gap w = compare(std::span(other).subspan(size_t{c} * vocab, vocab), want);
+            window_effect = std::max(window_effect, w.max_diff / std::max(1.0, w.max_abs));
+            if (c == n - 1 && id != ref.lastIds().back()) {
+                EXPECT_LT(topGap(want), 2 * rtol * std::max(1.0, g.max_abs)) << what << ": greedy token differs";
+                ++near_ties;
+            }
+        }
+        EXPECT_LE(kv.stats().used, kv.maxPages());
+        return id;
+    };
+    // Greedy tokens, one step each, fed the device's choice.
+    auto generate = [&](uint32_t next, int count) {
+        for (int i = 0; i < count; ++i) next = run(std::span(&next, 1), "generated token " + std::to_string(i));
+        return next;
+    };
+    const std::vector<uint32_t> prompt = randomPrompt(45, vocab);
+    run(std::span(prompt).first(32), "prompt chunk 1");                           // bucket 32: flash attention
+    const uint32_t first = run(std::span(prompt).subspan(32), "prompt chunk 2");  // bucket 16
+    generate(first, 60);  // up to position 104: the ring wrapped
+    const std::vector<uint32_t> chunk = randomPrompt(70, vocab);
+    const uint32_t after = run(std::span(chunk).subspan(46, 24), "chunk after the wrap");
+    generate(after, 20);
+    EXPECT_EQ(history.size(), 149u);
+    EXPECT_LE(near_ties, 1);
+    EXPECT_GT(window_effect, 20 * rtol) << "the window changes nothing: the test proves nothing";
+    RecordProperty("window_effect", std::to_string(window_effect));
+}
+
+// Generator conversations on the windowed model: a second prompt sharing a prefix goes
+// on from it while the pages its next position reads are still held, and starts over
+// when the ring let go of them; both give the tokens a fresh generator gives.
+TEST_F(ExecutorWindow, GeneratorRewindsOnlyWhereTheRingStillHoldsThePages) {
+    const auto file = model::GgufFile::open(test::testModel(model::Arch::kLlama, "q8_0", 1, 20));
+    const model::Tokenizer tokenizer(model::readVocab(file));
+    Executor gpu(test::device(), file, {.n_ctx = 256, .buckets = {1, 2, 4, 8, 16, 32}});
+    GenerateOptions options;
+    options.max_tokens = 40;
+    options.sampling.temperature = 0;
+    options.stop_at_eog = false;
+    Generator chat(gpu, tokenizer);
+    const std::vector<uint32_t> first = randomPrompt(60, gpu.vocabSize());
+    const GenerateResult a = chat.generate(first, options);
+    ASSERT_EQ(a.tokens.size(), 40u);
+    std::vector<uint32_t> history = first;
+    history.insert(history.end(), a.tokens.begin(), a.tokens.end() - 1);  // 99 positions in the cache
+
+    options.max_tokens = 6;
+    auto fresh = [&](std::span<const uint32_t> prompt) {
+        Executor other(test::device(), file, {.n_ctx = 256, .buckets = {1, 2, 4, 8, 16, 32}});
+        return Generator(other, tokenizer).generate(prompt, options).tokens;
+    };
+    // Position 95 reads from 76: still held (the ring let go of positions below 48).
+    std::vector<uint32_t> near(history.begin(), history.begin() + 95);
+    near.insert(near.end(), {3, 4, 5});
+    const GenerateResult b = chat.generate(near, options);
+    EXPECT_EQ(b.cached_tokens, 95u);
+    EXPECT_EQ(b.tokens, fresh(near));
+    // Position 30 reads from 11: let go of, so the conversation is computed again.
+    std::vector<uint32_t> far(history.begin(), history.begin() + 30);
+    far.insert(far.end(), {6, 7});
+    const GenerateResult c = chat.generate(far, options);
+    EXPECT_EQ(c.cached_tokens, 0u);
+    EXPECT_EQ(c.tokens, fresh(far));
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ExecutorVsReference,

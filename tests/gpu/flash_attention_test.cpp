@@ -3,7 +3,8 @@
 // no sequence owns hold random values too), poisoned outputs with a gap after each
 // token and a guard tail, pages of 4 tokens taken in turns by two sequences so their
 // page ids interleave, chunks continuing after cached positions, tiles mixing
-// sequences and tokens out of position order.
+// sequences and tokens out of position order, and sliding windows over page-table
+// rings that have wrapped (the pages before a window let go and their entries reused).
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -33,6 +34,7 @@ struct Case {
     uint32_t n;      // tokens in the chunk
     uint32_t start;  // positions of each sequence cached before the chunk
     Placement placement;
+    uint32_t window = 0;  // sliding window (0: none)
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
@@ -91,26 +93,34 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
     const uint32_t lens[2] = {cs.start + counts[0], counts[1] > 0 ? cs.start + counts[1] : 0};
     const uint32_t max_len = std::max(lens[0], lens[1]);
 
-    // Pages of 4 tokens reserved in turns; every word of the pool random.
-    const uint32_t page_count = 2 * ((max_len + kPageTokens - 1) / kPageTokens) + 1;
-    kv::KvCache cache(memory(), {1, cs.kv_heads, cs.head_dim, kPageTokens}, page_count, 2, max_len);
+    // Pages of 4 tokens reserved in turns; every word of the pool random. With a
+    // window each sequence keeps the pages a step of the chunk's size can read.
+    a.window = cs.window;
+    const kv::KvShape shape{1, cs.kv_heads, cs.head_dim, kPageTokens};
+    const kv::KvWindow window{cs.window, cs.n};
+    const uint32_t page_count = 2 * kv::KvCache::sequencePages(shape, max_len, window) + 1;
+    kv::KvCache cache(memory(), shape, page_count, 2, max_len, 1, window);
     for (uint32_t t = kPageTokens; t < max_len + kPageTokens; t += kPageTokens) {
         for (uint32_t s = 0; s < 2; ++s) {
             if (lens[s] > 0) cache.reserve(s, std::min(t, lens[s]));
         }
+    }
+    if (cs.window) {
+        ASSERT_LT(cache.maxPages() * kPageTokens, max_len) << "the case should wrap the ring";
     }
     std::vector<uint16_t> raw(cache.layer(0).size() / 2);
     const std::vector<float> pool = randomFloats(raw.size());
     std::transform(pool.begin(), pool.end(), raw.begin(), quant::fp32ToFp16);
     transfer().upload(cache.layer(0), 0, std::as_bytes(std::span(raw)));
 
-    // Each sequence's keys and values [position][kv_dim], read through its page table.
+    // Each sequence's keys and values [position][kv_dim], read through its page table
+    // (positions before a window hold what their ring entry holds now, and are masked).
     std::vector<std::vector<float>> keys(2), values(2);
     for (uint32_t s = 0; s < 2; ++s) {
         keys[s].resize(size_t{lens[s]} * kv_dim);
         values[s].resize(size_t{lens[s]} * kv_dim);
         for (uint32_t p = 0; p < lens[s]; ++p) {
-            const uint32_t page = cache.pageTables()[s * cache.maxPages() + p / kPageTokens];
+            const uint32_t page = cache.pageTables()[s * cache.maxPages() + (p / kPageTokens) % cache.maxPages()];
             for (uint32_t h = 0; h < cs.kv_heads; ++h) {
                 for (uint32_t d = 0; d < cs.head_dim; ++d) {
                     const size_t k_at =
@@ -130,7 +140,7 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
     std::memcpy(slots.mapped(), slot.data(), cs.n * 4);
     std::memcpy(table.mapped(), cache.pageTables().data(), cache.pageTables().size_bytes());
     const ops::TokenPlacement placement{vk::wholeRange(positions), vk::wholeRange(slots), vk::wholeRange(table),
-                                        cache.maxPages(), kPageTokens};
+                                        cache.maxPages(),          kPageTokens,           cs.window};
     const ops::HeadShape heads{cs.q_heads, cs.kv_heads, cs.head_dim};
 
     const std::vector<float> q = randomFloats(size_t{cs.n} * q_stride, -2.0f, 2.0f);
@@ -138,7 +148,9 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
     std::vector<vk::Buffer> outs;
     for (size_t i = 0; i < std::size(kTiles); ++i) outs.push_back(poisoned(size_t{cs.n} * out_stride + kGuard, "out"));
     vk::Buffer decode_out = poisoned(size_t{cs.n} * q_dim, "decode out");
-    const ops::AttentionSplit split = ops::attentionSplit(device().caps(), max_len);
+    // Windows: splits of 8 keys counted from each token's first visible key.
+    const ops::AttentionSplit split = cs.window ? ops::attentionSplit(device().caps(), std::min(max_len, cs.window), 8)
+                                                : ops::attentionSplit(device().caps(), max_len);
     vk::Buffer partials =
         memory().createBuffer(ops::attentionPartialFloats(heads, split, cs.n) * 4, vk::MemoryKind::kDevice, "partials");
     runRecorded([&](vk::CommandBuffer& cmd) {
@@ -189,18 +201,21 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Chunks, FlashAttention,
-                         ::testing::Values(Case{"n1", 8, 2, 64, 1, 0, Placement::kOne},
-                                           Case{"n17", 8, 2, 32, 17, 0, Placement::kOne},
-                                           Case{"n64", 8, 2, 128, 64, 0, Placement::kOne},
-                                           Case{"n100_mha", 4, 4, 64, 100, 0, Placement::kOne},
-                                           Case{"n100_gqa", 8, 2, 128, 100, 0, Placement::kOne},
-                                           Case{"n1_after37", 8, 2, 128, 1, 37, Placement::kOne},
-                                           Case{"n64_after37", 8, 2, 64, 64, 37, Placement::kOne},
-                                           Case{"interleaved_after37", 8, 2, 64, 40, 37, Placement::kInterleaved},
-                                           Case{"halves_after9", 8, 2, 32, 100, 9, Placement::kHalves},
-                                           Case{"shuffled_after21", 8, 2, 128, 64, 21, Placement::kShuffled}),
-                         [](const auto& param_info) { return std::string(param_info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Chunks, FlashAttention,
+    ::testing::Values(Case{"n1", 8, 2, 64, 1, 0, Placement::kOne}, Case{"n17", 8, 2, 32, 17, 0, Placement::kOne},
+                      Case{"n64", 8, 2, 128, 64, 0, Placement::kOne},
+                      Case{"n100_mha", 4, 4, 64, 100, 0, Placement::kOne},
+                      Case{"n100_gqa", 8, 2, 128, 100, 0, Placement::kOne},
+                      Case{"n1_after37", 8, 2, 128, 1, 37, Placement::kOne},
+                      Case{"n64_after37", 8, 2, 64, 64, 37, Placement::kOne},
+                      Case{"interleaved_after37", 8, 2, 64, 40, 37, Placement::kInterleaved},
+                      Case{"halves_after9", 8, 2, 32, 100, 9, Placement::kHalves},
+                      Case{"shuffled_after21", 8, 2, 128, 64, 21, Placement::kShuffled},
+                      Case{"window13_n64_after37", 8, 2, 64, 64, 37, Placement::kOne, 13},
+                      Case{"window7_halves_after60", 8, 2, 32, 40, 60, Placement::kHalves, 7},
+                      Case{"window30_shuffled_after70", 8, 2, 64, 48, 70, Placement::kShuffled, 30}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 }  // namespace
 }  // namespace vki::test

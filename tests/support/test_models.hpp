@@ -31,17 +31,22 @@ inline model::ModelConfig testConfig(model::Arch arch) {
     return c;
 }
 
-// recipe: "f16", "q8_0", "q4_0", "q4_k_m", ... Thread- and process-safe (atomic write).
-inline std::filesystem::path testModel(model::Arch arch, const std::string& recipe, uint64_t seed = 1) {
+// recipe: "f16", "q8_0", "q4_0", "q4_k_m", ...; sliding_window: the config's window (0:
+// none). Thread- and process-safe (atomic write).
+inline std::filesystem::path testModel(model::Arch arch, const std::string& recipe, uint64_t seed = 1,
+                                       uint32_t sliding_window = 0) {
     const std::filesystem::path dir = std::filesystem::path(VKI_TEST_CACHE_DIR) / "models";
     const std::filesystem::path path =
-        dir / (std::string(model::archName(arch)) + "-" + recipe + "-" + std::to_string(seed) + ".gguf");
+        dir / (std::string(model::archName(arch)) + "-" + recipe + "-" + std::to_string(seed) +
+               (sliding_window ? "-w" + std::to_string(sliding_window) : "") + ".gguf");
     if (std::filesystem::exists(path)) return path;
     std::filesystem::create_directories(dir);
     const model::Vocab vocab = model::loadVocab(std::filesystem::path(VKI_TESTDATA_DIR) / "llama2-tokenizer.model");
     // Test processes run in parallel: each writes its own file, the last rename wins.
     const std::filesystem::path mine = path.string() + "." + std::to_string(getpid());
-    model::makeModel({.config = testConfig(arch), .recipe = model::recipeFromName(recipe), .seed = seed}, vocab, mine);
+    model::ModelConfig config = testConfig(arch);
+    config.sliding_window = sliding_window;
+    model::makeModel({.config = config, .recipe = model::recipeFromName(recipe), .seed = seed}, vocab, mine);
     std::filesystem::rename(mine, path);
     return path;
 }
