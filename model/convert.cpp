@@ -81,6 +81,24 @@ ModelConfig configFromHf(const json& c, const fs::path& path) {
         }
         m.rope_factor = s.value("factor", 1.0f);
     }
+    // Sliding window: Mistral's covers every layer when set (null: none); Qwen2's only
+    // with use_sliding_window, and only the layers from max_window_layers on.
+    if (c.contains("sliding_window") && !c["sliding_window"].is_null()) {
+        const uint32_t window = need(c, "sliding_window", path);
+        if (found == "MistralForCausalLM") {
+            m.sliding_window = window;
+        } else if (c.value("use_sliding_window", false)) {
+            const uint32_t from = c.value("max_window_layers", 0u);
+            if (from == 0) {
+                m.sliding_window = window;
+            } else if (from < m.n_layer) {
+                throw Error(ErrorCode::kUnsupported, path.string() + ": a sliding window on layers " +
+                                                         std::to_string(from) +
+                                                         " and up only is not supported "
+                                                         "(per-layer windows)");
+            }
+        }
+    }
     m.validate();
     return m;
 }

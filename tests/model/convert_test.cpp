@@ -151,6 +151,38 @@ TEST_F(Convert, Qwen2KeepsOrderHasBiasesAndTiesEmbeddings) {
     for (uint64_t i = 0; i < q.size(); ++i) ASSERT_EQ(q[i], hfValue("model.layers.0.self_attn.q_proj.weight", i));
 }
 
+// Mistral's sliding window covers every layer; Qwen2's only with use_sliding_window
+// (and max_window_layers 0); a window on some layers only is a clear error.
+TEST_F(Convert, SlidingWindowsAsEachArchitectureDeclaresThem) {
+    auto window = [&](nlohmann::json cfg) {
+        write(cfg, tensors(cfg["architectures"][0] == "Qwen2ForCausalLM", false));
+        convertHfFolder(dir_, dir_ / "out.gguf", {quant::DType::kF16, false});
+        return readConfig(GgufFile::open(dir_ / "out.gguf")).sliding_window;
+    };
+    auto cfg = config("MistralForCausalLM", false);
+    cfg["sliding_window"] = 4096;
+    EXPECT_EQ(window(cfg), 4096u);
+    cfg["sliding_window"] = nullptr;
+    EXPECT_EQ(window(cfg), 0u);
+    cfg = config("Qwen2ForCausalLM", false);
+    cfg["sliding_window"] = 32;
+    EXPECT_EQ(window(cfg), 0u) << "use_sliding_window is false by default";
+    cfg["use_sliding_window"] = true;
+    cfg["max_window_layers"] = 0;
+    EXPECT_EQ(window(cfg), 32u);
+    cfg["max_window_layers"] = 1;
+    EXPECT_EQ(window(cfg), 0u) << "no layer from 1 on in a one-layer model";
+    cfg["num_hidden_layers"] = 2;
+    write(cfg, tensors(true, false));
+    try {
+        convertHfFolder(dir_, dir_ / "out2.gguf", {quant::DType::kF16, false});
+        ADD_FAILURE() << "a window on layer 1 of 2 only should be an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+        EXPECT_NE(std::string(e.what()).find("per-layer"), std::string::npos) << e.what();
+    }
+}
+
 TEST_F(Convert, VocabOnly) {
     fs::remove(dir_ / "config.json");
     const fs::path out = dir_ / "vocab.gguf";
