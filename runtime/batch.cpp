@@ -25,6 +25,7 @@ struct BatchAssembler::Sequence {
         : id(id_),
           tokens(std::move(request.prompt)),
           submitted(request.submitted),
+          fork_of(request.fork_of),
           options(std::move(request.options)),
           sampler(options.sampling, n_vocab),
           out(tokenizer, options, eog),
@@ -41,6 +42,8 @@ struct BatchAssembler::Sequence {
     // The prompt, then the generated tokens; the last one's K/V is not computed yet.
     std::vector<uint32_t> tokens;
     Clock::time_point submitted;
+    uint64_t fork_of;      // a sequence to start from (BatchRequest::fork_of), until admitted
+    uint32_t fork_at = 0;  // the positions shared with it: its prompt
     GenerateOptions options;
     Sampler sampler;
     TokenOutput out;
@@ -111,24 +114,36 @@ uint64_t BatchAssembler::submit(BatchRequest request, BatchSink sink) {
         if (sink.on_done) sink.on_done(r);
         return id;
     }
+    if (seq->fork_of) {
+        // Shared positions: the other's prompt, when it starts this one's.
+        const Sequence* from = pending(seq->fork_of);
+        const uint32_t shared = from && from->result.context_shifts == 0 ? from->result.prompt_tokens : 0;
+        if (shared > 0 && shared <= seq->tokens.size() &&
+            std::equal(from->tokens.begin(), from->tokens.begin() + shared, seq->tokens.begin())) {
+            seq->fork_at = shared;
+        } else {
+            seq->fork_of = 0;
+        }
+    }
     queue_.push_back(std::move(seq));
     return id;
 }
 
+BatchAssembler::Sequence* BatchAssembler::pending(uint64_t id) const {
+    auto in = [id](const auto& list) -> Sequence* {
+        for (const auto& seq : list) {
+            if (seq->id == id) return seq.get();
+        }
+        return nullptr;
+    };
+    Sequence* seq = in(running_);
+    return seq ? seq : in(queue_);
+}
+
 bool BatchAssembler::cancel(uint64_t id) {
-    for (auto& seq : queue_) {
-        if (seq->id == id) {
-            finish(*seq, "cancelled");
-            return true;
-        }
-    }
-    for (auto& seq : running_) {
-        if (seq->id == id) {
-            finish(*seq, "cancelled");
-            return true;
-        }
-    }
-    return false;
+    Sequence* seq = pending(id);
+    if (seq) finish(*seq, "cancelled");
+    return seq != nullptr;
 }
 
 void BatchAssembler::cancelAll() {
@@ -155,12 +170,24 @@ BatchStats BatchAssembler::stats() const {
 
 void BatchAssembler::admit() {
     kv::KvCache& kv = executor_.kvCache();
-    while (!queue_.empty() && !free_slots_.empty()) {
-        Sequence& seq = *queue_.front();
+    // In order; a fork waiting for the sequence it starts from keeps its place while
+    // later requests go ahead.
+    for (size_t i = 0; i < queue_.size() && !free_slots_.empty();) {
+        Sequence& seq = *queue_[i];
         const uint32_t slot = free_slots_.back();
         const auto known = std::span<const uint32_t>(seq.tokens);
         // The last known token is computed in any case: its output is the next token.
-        const uint32_t hit = options_.prefix_cache ? kv.attachPrefix(slot, known.first(known.size() - 1)) : 0;
+        uint32_t hit = 0;
+        if (seq.fork_of) {
+            const Sequence* from = pending(seq.fork_of);
+            const uint32_t share = std::min(seq.fork_at, static_cast<uint32_t>(known.size()) - 1);
+            if (from && (from->slot == kNoSlot || from->computed < share)) {
+                ++i;
+                continue;
+            }
+            if (from) hit = kv.fork(from->slot, slot, share);
+        }
+        if (hit == 0 && options_.prefix_cache) hit = kv.attachPrefix(slot, known.first(known.size() - 1));
         // Admitted only with room for all its known tokens and the next one, unless
         // nothing runs: then the pool is all its own.
         const uint32_t end = static_cast<uint32_t>(known.size()) + 1;
@@ -175,6 +202,7 @@ void BatchAssembler::admit() {
         free_slots_.pop_back();
         seq.slot = slot;
         seq.computed = hit;
+        seq.fork_of = 0;
         stats_.prefix_hit_tokens += hit;
         if (!seq.admitted) {
             seq.admitted = true;
@@ -183,8 +211,8 @@ void BatchAssembler::admit() {
         }
         auto it = std::upper_bound(running_.begin(), running_.end(), seq.id,
                                    [](uint64_t id, const auto& s) { return id < s->id; });
-        running_.insert(it, std::move(queue_.front()));
-        queue_.pop_front();
+        running_.insert(it, std::move(queue_[i]));
+        queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
     }
 }
 

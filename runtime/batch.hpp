@@ -43,6 +43,11 @@ struct BatchOptions {
 struct BatchRequest {
     std::vector<uint32_t> prompt;
     GenerateOptions options;  // logits_top_k is not supported here
+    // A pending request whose prompt starts this one's (several samples of one prompt,
+    // branches of a conversation): this one waits until that one has computed its
+    // prompt and starts on its KV pages (KvCache::fork), computing only the rest. No
+    // effect when that request has ended or its prompt is not a prefix of this one.
+    uint64_t fork_of = 0;
     // Where the request's timings (queue, time to first token, total) start.
     std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
@@ -100,6 +105,8 @@ public:
 
 private:
     struct Sequence;
+    // The queued or running sequence `id`; null when there is none.
+    Sequence* pending(uint64_t id) const;
     void admit();
     void preempt(Sequence& seq);
     // At the context's end: drops tokens after the sink and restarts the slot on the rest.

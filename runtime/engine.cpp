@@ -29,7 +29,8 @@ struct Engine::Impl {
 
     struct Record {
         Completion completion;
-        bool keep = true;  // for wait(): requests without on_done
+        bool keep = true;              // for wait(): requests without on_done
+        std::vector<uint32_t> prompt;  // while pending: what a fork starts from
     };
     mutable std::mutex mu;
     std::condition_variable wake;      // the worker: new requests, cancellations, stop
@@ -45,6 +46,8 @@ struct Engine::Impl {
     std::thread worker;
 
     explicit Impl(const EngineOptions& o);
+    std::vector<uint32_t> encode(const GenerationRequest& request, bool add_bos) const;
+    uint64_t enqueue(GenerationRequest&& request, std::vector<uint32_t> prompt, uint64_t fork_of);
     void run();
     BatchSink sinkFor(uint64_t id, GenerationRequest&& request);
 };
@@ -92,10 +95,12 @@ BatchSink Engine::Impl::sinkFor(uint64_t id, GenerationRequest&& request) {
         {
             std::lock_guard lock(mu);
             const auto it = records.find(id);
-            if (it->second.keep)
+            if (it->second.keep) {
                 it->second.completion = c;
-            else
+                it->second.prompt = {};
+            } else {
                 records.erase(it);
+            }
             stats = batch->stats();
         }
         finished.notify_all();
@@ -167,34 +172,61 @@ Engine::~Engine() {
     impl_->worker.join();
 }
 
-uint64_t Engine::submit(GenerationRequest request) {
-    Impl& m = *impl_;
-    BatchRequest r;
-    r.prompt = request.tokens;
-    if (r.prompt.empty() && !request.prompt.empty()) {
-        for (int32_t id : m.tokenizer->encode(request.prompt, true, true))
-            r.prompt.push_back(static_cast<uint32_t>(id));
+std::vector<uint32_t> Engine::Impl::encode(const GenerationRequest& request, bool add_bos) const {
+    std::vector<uint32_t> ids = request.tokens;
+    if (ids.empty() && !request.prompt.empty()) {
+        for (int32_t id : tokenizer->encode(request.prompt, add_bos, true)) ids.push_back(static_cast<uint32_t>(id));
     }
+    return ids;
+}
+
+uint64_t Engine::Impl::enqueue(GenerationRequest&& request, std::vector<uint32_t> prompt, uint64_t fork_of) {
+    BatchRequest r;
+    r.prompt = std::move(prompt);
     r.options.max_tokens = request.max_tokens;
     r.options.sampling = request.sampling;
     r.options.stop = request.stop;
     r.options.stop_at_eog = request.stop_at_eog;
     r.options.context_shift = request.context_shift;
+    r.fork_of = fork_of;
     uint64_t id;
     {
-        std::lock_guard lock(m.mu);
-        if (m.failure) throw *m.failure;
-        if (m.stopping) throw Error(ErrorCode::kInvalidArgument, "the engine is shutting down");
-        id = m.next_id++;
-        Impl::Record& rec = m.records[id];
+        std::lock_guard lock(mu);
+        if (failure) throw *failure;
+        if (stopping) throw Error(ErrorCode::kInvalidArgument, "the engine is shutting down");
+        id = next_id++;
+        Record& rec = records[id];
         rec.keep = !request.on_done;
         rec.completion.id = id;
         rec.completion.prompt_tokens = static_cast<uint32_t>(r.prompt.size());
-        m.incoming.emplace_back(id, std::move(r));
-        m.callbacks.emplace_back(id, std::move(request));
+        rec.prompt = r.prompt;
+        incoming.emplace_back(id, std::move(r));
+        callbacks.emplace_back(id, std::move(request));
     }
-    m.wake.notify_all();
+    wake.notify_all();
     return id;
+}
+
+uint64_t Engine::submit(GenerationRequest request) {
+    std::vector<uint32_t> prompt = impl_->encode(request, true);
+    return impl_->enqueue(std::move(request), std::move(prompt), 0);
+}
+
+uint64_t Engine::fork(uint64_t parent, GenerationRequest request) {
+    Impl& m = *impl_;
+    const std::vector<uint32_t> suffix = m.encode(request, false);
+    std::vector<uint32_t> prompt;
+    {
+        std::lock_guard lock(m.mu);
+        const auto it = m.records.find(parent);
+        if (it == m.records.end() || it->second.completion.finished) {
+            throw Error(ErrorCode::kInvalidArgument, "request " + std::to_string(parent) +
+                                                         " is not pending: only a queued or running request forks");
+        }
+        prompt = it->second.prompt;
+    }
+    prompt.insert(prompt.end(), suffix.begin(), suffix.end());
+    return m.enqueue(std::move(request), std::move(prompt), parent);
 }
 
 bool Engine::cancel(uint64_t id) {

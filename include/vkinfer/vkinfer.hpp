@@ -168,6 +168,13 @@ public:
     // it with stop_reason "error". Throws kDeviceLost (or the error that stopped the
     // engine) once the device has failed.
     uint64_t submit(GenerationRequest request);
+    // Queues a request whose prompt is `parent`'s followed by request.tokens (or
+    // request.prompt's text, without BOS); either may be empty: more samples of one
+    // prompt, with their own sampling parameters, limits and callbacks. Once the
+    // parent has computed its prompt, the fork starts on its KV pages (copying only a
+    // partly filled last page), so the shared prompt is computed once. Throws
+    // kInvalidArgument when `parent` is not queued or running.
+    uint64_t fork(uint64_t parent, GenerationRequest request);
     // Ends a pending request as "cancelled" at the next step; false if it is unknown
     // or already finished.
     bool cancel(uint64_t id);

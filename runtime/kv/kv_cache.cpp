@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "runtime/vk/command.hpp"
 #include "runtime/vk/device.hpp"
 
 namespace vki::kv {
@@ -17,7 +18,8 @@ uint64_t pageBytes(const KvShape& s) {
 
 KvCache::KvCache(vk::MemoryAllocator& memory, const KvShape& shape, uint32_t pages, uint32_t slots, uint32_t max_tokens,
                  uint64_t seed, const KvWindow& window)
-    : shape_(shape),
+    : device_(memory.device()),
+      shape_(shape),
       window_(window),
       slots_(slots),
       max_tokens_(max_tokens),
@@ -85,13 +87,44 @@ uint32_t KvCache::attachPrefix(uint32_t slot, std::span<const uint32_t> tokens) 
     VKI_ASSERT_MSG(seq.pages.empty(), "attachPrefix on a slot that holds pages");
     const size_t usable = std::min<size_t>(tokens.size(), maxTokens());
     seq.pages = pool_.acquirePrefix(tokens.first(usable));
-    seq.published = static_cast<uint32_t>(seq.pages.size());
-    seq.key = seq.pages.empty() ? 0 : pool_.key(seq.pages.back());
-    const uint32_t covered = seq.published * shape_.page_tokens;
+    for (uint32_t page : seq.pages) seq.keys.push_back(pool_.key(page));
+    const uint32_t covered = static_cast<uint32_t>(seq.pages.size()) * shape_.page_tokens;
     // A long prefix of a windowed model: the next step reads its last pages only.
     letGo(slot, unreachable(covered + 1));
     for (uint32_t i = seq.let_go; i < seq.pages.size(); ++i) entry(slot, i) = seq.pages[i];
     return covered;
+}
+
+uint32_t KvCache::fork(uint32_t from, uint32_t to, uint32_t tokens) {
+    VKI_ASSERT(from < slots_ && to < slots_ && from != to && tokens <= capacity(from));
+    const Sequence& src = seqs_[from];
+    Sequence& dst = seqs_[to];
+    VKI_ASSERT_MSG(dst.pages.empty(), "fork into a slot that holds pages");
+    const uint32_t P = shape_.page_tokens, full = tokens / P;
+    const bool partial = tokens % P != 0;
+    if (tokens == 0 || src.let_go > 0 || (partial && availablePages() == 0)) return 0;
+    for (uint32_t i = 0; i < full; ++i) {
+        pool_.retain(src.pages[i]);
+        dst.pages.push_back(src.pages[i]);
+    }
+    if (partial) {
+        const std::optional<uint32_t> page = pool_.allocate();
+        VKI_ASSERT(page.has_value());
+        const uint64_t bytes = pageBytesPerLayer(shape_);
+        vk::CommandBuffer cmd(device_, vk::QueueKind::kCompute);
+        cmd.begin();
+        cmd.barrier();  // the steps that wrote the page
+        for (const vk::Buffer& layer : layers_) {
+            cmd.copy({layer.handle(), src.pages[full] * bytes, bytes}, {layer.handle(), *page * bytes, bytes});
+        }
+        cmd.barrier();  // and the steps that read the copy
+        cmd.end();
+        cmd.submitAndWait();
+        dst.pages.push_back(*page);
+    }
+    dst.keys.assign(src.keys.begin(), src.keys.begin() + std::min<size_t>(src.keys.size(), full));
+    for (uint32_t i = 0; i < dst.pages.size(); ++i) entry(to, i) = dst.pages[i];
+    return tokens;
 }
 
 uint32_t KvCache::rewind(uint32_t slot, uint32_t tokens) {
@@ -157,8 +190,9 @@ void KvCache::publish(uint32_t slot, std::span<const uint32_t> tokens) {
     const uint32_t P = shape_.page_tokens;
     const size_t full = std::min(tokens.size() / P, seq.pages.size());
     // Publishing is a chain from the first page: it ends at a page let go of unkeyed.
-    for (; seq.published < full && seq.pages[seq.published] != kLetGo; ++seq.published) {
-        seq.key = pool_.publish(seq.pages[seq.published], seq.key, tokens.subspan(size_t{seq.published} * P, P));
+    for (size_t i = seq.keys.size(); i < full && seq.pages[i] != kLetGo; ++i) {
+        seq.keys.push_back(
+            pool_.publish(seq.pages[i], seq.keys.empty() ? 0 : seq.keys.back(), tokens.subspan(i * P, P)));
     }
 }
 

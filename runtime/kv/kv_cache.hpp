@@ -85,6 +85,13 @@ public:
     void reserve(uint32_t slot, uint32_t tokens);
     // Positions the slot has had pages for (those it let go of included).
     uint32_t capacity(uint32_t slot) const;
+    // Starts `to` (holding no pages) as a fork of `from` at position `tokens` (<= the
+    // positions `from` has computed): it shares from's full pages below `tokens` and
+    // gets a copy of the partly filled one (a device copy, waited for), so each
+    // sequence writes only its own pages. Returns the positions `to` holds, `tokens`,
+    // or 0 when no page is left for the copy or `from` let go of pages (a windowed
+    // sequence past its window): then `to` starts empty.
+    uint32_t fork(uint32_t from, uint32_t to, uint32_t tokens);
     // Prepares `slot` to go on from position `tokens` (<= capacity) after a rewind:
     // returns `tokens` when the pages that position reads are still held, else
     // releases the slot and returns 0 (start over).
@@ -104,8 +111,8 @@ private:
     struct Sequence {
         std::vector<uint32_t> pages;  // in position order; kLetGo for those let go of
         uint32_t let_go = 0;          // leading pages let go of
-        uint32_t published = 0;       // leading pages published or taken from the cache
-        uint64_t key = 0;             // chain key of the last of those
+        // Chain keys of the leading pages published or taken from the cache.
+        std::vector<uint64_t> keys;
     };
 
     // Leading pages a step ending at `tokens` positions cannot read.
@@ -114,6 +121,7 @@ private:
     void letGo(uint32_t slot, uint32_t keep);
     uint32_t& entry(uint32_t slot, uint32_t page) { return tables_[size_t{slot} * ring_pages_ + page % ring_pages_]; }
 
+    vk::Device& device_;
     KvShape shape_;
     KvWindow window_;
     uint32_t slots_;

@@ -76,9 +76,14 @@ std::optional<uint32_t> PagePool::allocate() {
 
 uint64_t PagePool::publish(uint32_t page, uint64_t parent, std::span<const uint32_t> tokens) {
     Page& p = pages_.at(page);
-    VKI_ASSERT(p.refs > 0 && !p.published);
+    VKI_ASSERT(p.refs > 0);
     VKI_ASSERT_MSG(tokens.size() == page_tokens_, "only full pages are published");
     const uint64_t key = pageKey(seed_, parent, tokens);
+    if (p.published) {
+        // A page forked sequences share, published by one of them before.
+        VKI_ASSERT_MSG(p.key == key, "a shared page published with other contents");
+        return key;
+    }
     if (index_.emplace(key, page).second) {
         p.published = true;
         p.key = key;

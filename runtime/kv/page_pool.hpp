@@ -47,10 +47,11 @@ public:
     // released cached page (its key forgotten); nothing when every page is in use.
     std::optional<uint32_t> allocate();
 
-    // Declares `page` (referenced, not yet published) full with `tokens`, the page
-    // after the one keyed `parent` (0 for a sequence's first page); returns its key,
-    // the `parent` of the sequence's next page. When a page with the same key is
-    // already published the pool keeps that one and this page stays private.
+    // Declares `page` (referenced) full with `tokens`, the page after the one keyed
+    // `parent` (0 for a sequence's first page); returns its key, the `parent` of the
+    // sequence's next page. When another page with the same key is already published
+    // the pool keeps that one and this page stays private; publishing a page again (a
+    // forked sequence sharing it) changes nothing.
     uint64_t publish(uint32_t page, uint64_t parent, std::span<const uint32_t> tokens);
 
     // One more reference (a forked sequence shares the page).

@@ -3,8 +3,8 @@
 // prefix gives the cold tokens and skips its positions; a random workload on a small
 // page pool never leaks pages, preempts and recomputes exactly, and ends every
 // request; sliding-window sequences wrap their page rings on a pool smaller than
-// their contexts. "Alone" is the executor serving one request at a time without the prefix
-// cache, which the executor tests hold against the CPU reference.
+// their contexts; forks start on their parent's pages. "Alone" is the executor serving one request at a time without
+// the prefix cache, which the executor tests hold against the CPU reference.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -217,6 +217,79 @@ TEST_F(BatchTest, WindowedSequencesWrapTheirRingsAndGiveTheTokensEachGivesAlone)
     EXPECT_EQ(got[5].cached_tokens, 96u);
     EXPECT_EQ(got[5].computed_tokens, 98u - 96u + 23u);
     EXPECT_EQ(ex->kvCache().stats().used, 0u);
+}
+
+// Forks (BatchRequest::fork_of): two more samples of a 50-token prompt with other
+// seeds and a branch adding 5 tokens wait until the first request has computed the
+// prompt, then start on its pages: 3 full pages shared, a copy of the partly filled
+// 4th each (7 pages in use, not 16), computing 1 (the branch: 5) prompt positions
+// instead of 50, and each gives the tokens it gives alone. Through the Engine,
+// Engine::fork does the same, and forking a request that has ended is an error.
+TEST_F(BatchTest, ForksStartOnTheirParentsPagesAndGiveTheTokensTheyGiveAlone) {
+    std::mt19937 rng(8);
+    const std::vector<uint32_t> prompt = randomPrompt(rng, 50);
+    auto sampled = [](std::vector<uint32_t> p, uint64_t seed) {
+        BatchRequest r = greedy(std::move(p), 6);
+        r.options.sampling.temperature = 0.9f;
+        r.options.sampling.top_k = 8;
+        r.options.sampling.seed = seed;
+        return r;
+    };
+    std::vector<uint32_t> branch = prompt;
+    branch.insert(branch.end(), {11, 12, 13, 14, 15});
+    const std::vector<BatchRequest> requests = {sampled(prompt, 1), sampled(prompt, 2), sampled(prompt, 3),
+                                                greedy(branch, 6)};
+    const std::vector<Completion> expected = alone(requests);
+    EXPECT_NE(expected[0].tokens, expected[1].tokens) << "other seeds should sample otherwise";
+
+    auto ex = executor(4);
+    BatchAssembler batch(*ex, *tokenizer_, {.step_tokens = 32});
+    std::map<size_t, Completion> got;
+    uint64_t parent = 0;
+    for (size_t i = 0; i < requests.size(); ++i) {
+        BatchRequest r = requests[i];
+        r.fork_of = parent;
+        const uint64_t id = batch.submit(r, {.on_done = [&got, i](const Completion& c) { got[i] = c; }});
+        if (i == 0) parent = id;
+    }
+    batch.step();  // the prompt's first 32 positions; the forks wait
+    batch.step();  // the other 18
+    EXPECT_EQ(batch.stats().running, 1u);
+    batch.step();  // the forks start
+    EXPECT_EQ(batch.stats().running, 4u);
+    EXPECT_EQ(ex->kvCache().stats().used, 7u);
+    drain(batch, ex->kvCache());
+    ASSERT_EQ(got.size(), requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+        EXPECT_EQ(got[i].tokens, expected[i].tokens) << "request " << i;
+        EXPECT_EQ(got[i].cached_tokens, i == 0 ? 0u : i == 3 ? 50u : 49u) << "request " << i;
+        EXPECT_EQ(got[i].computed_tokens, i == 0 ? 55u : i == 3 ? 10u : 6u) << "request " << i;
+    }
+    EXPECT_EQ(ex->kvCache().stats().used, 0u);
+
+    Engine engine({.model = test::testModel(model::Arch::kLlama, "q8_0").string(), .context = 128, .parallel = 4});
+    auto request = [](const BatchRequest& b) {
+        GenerationRequest r;
+        r.max_tokens = b.options.max_tokens;
+        r.sampling = b.options.sampling;
+        r.stop_at_eog = false;
+        return r;
+    };
+    GenerationRequest first = request(requests[0]);
+    first.tokens = prompt;
+    const uint64_t id = engine.submit(first);
+    const uint64_t second = engine.fork(id, request(requests[1]));
+    GenerationRequest more = request(requests[3]);
+    more.tokens = {11, 12, 13, 14, 15};
+    const uint64_t third = engine.fork(second, more);  // a fork of a fork: the same prompt
+    EXPECT_EQ(engine.wait(id).tokens, expected[0].tokens);
+    const Completion a = engine.wait(second), b = engine.wait(third);
+    EXPECT_EQ(a.tokens, expected[1].tokens);
+    EXPECT_EQ(a.prompt_tokens, 50u);
+    EXPECT_EQ(b.tokens, expected[3].tokens);
+    EXPECT_EQ(b.prompt_tokens, 55u);
+    EXPECT_GT(a.cached_tokens + b.cached_tokens, 0u);
+    EXPECT_THROW(engine.fork(id, request(requests[1])), Error);
 }
 
 TEST_F(BatchTest, ErrorsAreClearAndEndOnlyTheirRequest) {

@@ -106,6 +106,12 @@ TEST(PagePool, DuplicatePublishKeepsTheFirstPage) {
     EXPECT_EQ(pool.acquirePrefix(seq({1, 2, 3, 4})), a);
     pool.release(b[0]);  // private: free, not cached
     EXPECT_EQ(pool.stats().free, 3u);
+    // a[0] is now shared (acquired above), as by a forked sequence that publishes it
+    // too: the same key, nothing changes.
+    ASSERT_EQ(pool.refs(a[0]), 2u);
+    EXPECT_EQ(pool.publish(a[0], 0, seq({1, 2, 3, 4})), pool.key(a[0]));
+    EXPECT_EQ(pool.refs(a[0]), 2u);
+    EXPECT_EQ(pool.stats().free, 3u);
 }
 
 // Random requests against a model of every page's references: the counts always add
