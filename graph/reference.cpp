@@ -12,6 +12,23 @@ ReferenceExecutor::ReferenceExecutor(const Graph& graph, const model::GgufFile& 
     v_cache_.assign(graph.config.n_layer, std::vector<float>(n_ctx * kv_dim));
 }
 
+void ReferenceExecutor::shiftCache(uint32_t keep, uint32_t drop, uint32_t end) {
+    VKI_ASSERT(drop > 0 && keep + drop <= end && end <= n_ctx_);
+    const AttentionConfig& a = graph_.attention;
+    const size_t kv_dim = size_t{a.n_head_kv} * a.head_dim;
+    for (uint32_t l = 0; l < graph_.config.n_layer; ++l) {
+        for (uint32_t t = keep + drop; t < end; ++t) {
+            const auto from = std::span(k_cache_[l]).subspan(t * kv_dim, kv_dim);
+            std::vector<float> k(from.begin(), from.end());
+            ref::ropeShift(k, a.n_head_kv, a, -static_cast<int32_t>(drop));
+            for (size_t i = 0; i < kv_dim; ++i) {
+                k_cache_[l][(t - drop) * kv_dim + i] = ref::roundFp16(k[i]);
+                v_cache_[l][(t - drop) * kv_dim + i] = v_cache_[l][t * kv_dim + i];
+            }
+        }
+    }
+}
+
 const std::vector<float>& ReferenceExecutor::weight(WeightId id) {
     auto it = weights_.find(id);
     if (it != weights_.end()) return it->second;

@@ -23,6 +23,9 @@ public:
     // logits, n rows of n_vocab floats; the argmax of each row is in lastIds().
     std::vector<float> forward(std::span<const uint32_t> tokens, std::span<const uint32_t> positions);
     const std::vector<uint32_t>& lastIds() const { return ids_; }
+    // Context shift in the cache, as Executor::shiftKv: positions [keep + drop, end)
+    // move down by `drop`, their K rotated by -drop and rounded to fp16 again.
+    void shiftCache(uint32_t keep, uint32_t drop, uint32_t end);
 
 private:
     const std::vector<float>& weight(WeightId id);

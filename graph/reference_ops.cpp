@@ -126,14 +126,17 @@ std::vector<float> dequantQ8_1(const Q8_1& q) {
     return out;
 }
 
-void rope(std::span<float> x, uint32_t heads, const AttentionConfig& a, uint32_t position) {
+namespace {
+
+// Each pair of each head rotated by theta_i = steps * inv_freq[i], cos and sin times `scale`.
+void rotate(std::span<float> x, uint32_t heads, const AttentionConfig& a, float steps, float scale) {
     const uint32_t hd = a.head_dim, half = hd / 2;
     VKI_ASSERT(x.size() == size_t{heads} * hd && a.inv_freq.size() == half);
     for (uint32_t h = 0; h < heads; ++h) {
         float* v = &x[size_t{h} * hd];
         for (uint32_t i = 0; i < half; ++i) {
-            const float theta = static_cast<float>(position) * a.inv_freq[i];
-            const float c = std::cos(theta) * a.rope_mscale, s = std::sin(theta) * a.rope_mscale;
+            const float theta = steps * a.inv_freq[i];
+            const float c = std::cos(theta) * scale, s = std::sin(theta) * scale;
             const uint32_t i0 = a.rope == RopeKind::kNormal ? 2 * i : i;
             const uint32_t i1 = a.rope == RopeKind::kNormal ? 2 * i + 1 : i + half;
             const float x0 = v[i0], x1 = v[i1];
@@ -141,6 +144,16 @@ void rope(std::span<float> x, uint32_t heads, const AttentionConfig& a, uint32_t
             v[i1] = x0 * s + x1 * c;
         }
     }
+}
+
+}  // namespace
+
+void rope(std::span<float> x, uint32_t heads, const AttentionConfig& a, uint32_t position) {
+    rotate(x, heads, a, static_cast<float>(position), a.rope_mscale);
+}
+
+void ropeShift(std::span<float> x, uint32_t heads, const AttentionConfig& a, int32_t delta) {
+    rotate(x, heads, a, static_cast<float>(delta), 1.0f);
 }
 
 void attention(const AttentionConfig& a, std::span<const float> q, std::span<const float> keys,

@@ -80,6 +80,9 @@ void swiGlu(std::span<const float> a, std::span<const float> b, std::span<float>
 // pairs (2i, 2i + 1) for kNormal, (i, i + head_dim / 2) for kNeox, rotated by
 // theta = position * inv_freq[i] (computed in fp32, as the kernels do).
 void rope(std::span<float> x, uint32_t heads, const AttentionConfig& a, uint32_t position);
+// Rotated K moved by `delta` positions (rotated by delta more, without rope_mscale,
+// which the stored K already has): what rope_shift.comp does to the cache.
+void ropeShift(std::span<float> x, uint32_t heads, const AttentionConfig& a, int32_t delta);
 
 // Causal attention of one token: q holds n_head vectors; keys and values hold `len`
 // rows of n_head_kv * head_dim floats (the cache up to and including the token), of

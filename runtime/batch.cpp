@@ -242,11 +242,17 @@ void BatchAssembler::shiftContext(Sequence& seq) {
     const uint32_t sink = kv.shape().page_tokens;
     const uint32_t drop = contextShiftDrop(static_cast<uint32_t>(seq.tokens.size()), sink);
     seq.tokens.erase(seq.tokens.begin() + sink, seq.tokens.begin() + sink + drop);
-    // The slot's pages go back; the sink's page comes straight back from the cache.
+    ++seq.result.context_shifts;
+    // The cached positions after the dropped ones move down, their K re-rotated.
+    if (seq.computed >= sink + drop && executor_.shiftKv(seq.slot, sink, drop)) {
+        seq.computed -= drop;
+        return;
+    }
+    // Where the cache cannot do that, the slot's pages go back and what remains is
+    // computed again (the sink's page comes straight back from the prefix cache).
     kv.release(seq.slot);
     const auto known = std::span<const uint32_t>(seq.tokens);
     seq.computed = options_.prefix_cache ? kv.attachPrefix(seq.slot, known.first(known.size() - 1)) : 0;
-    ++seq.result.context_shifts;
 }
 
 void BatchAssembler::fail(Sequence& seq, ErrorCode code, const std::string& message) {

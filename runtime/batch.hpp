@@ -109,7 +109,8 @@ private:
     Sequence* pending(uint64_t id) const;
     void admit();
     void preempt(Sequence& seq);
-    // At the context's end: drops tokens after the sink and restarts the slot on the rest.
+    // At the context's end: drops tokens after the sink and moves the rest down
+    // (Executor::shiftKv), or restarts the slot on them.
     void shiftContext(Sequence& seq);
     void finish(Sequence& seq, const std::string& reason);
     void fail(Sequence& seq, ErrorCode code, const std::string& message);

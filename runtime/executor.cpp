@@ -579,6 +579,37 @@ uint32_t Executor::vocabSize() const {
 kv::KvCache& Executor::kvCache() {
     return *impl_->kv;
 }
+
+bool Executor::shiftKv(uint32_t slot, uint32_t keep, uint32_t drop) {
+    Impl& m = *impl_;
+    const std::optional<std::vector<uint32_t>> moved = m.kv->shift(slot, keep, drop);
+    if (!moved) return false;
+    if (moved->empty()) return true;
+    const uint32_t n = static_cast<uint32_t>(moved->size()), layers = m.graph.config.n_layer;
+    vk::Buffer pages = m.memory.createBuffer(n * sizeof(uint32_t), vk::MemoryKind::kUpload, "shifted pages");
+    std::memcpy(pages.mapped(), moved->data(), n * sizeof(uint32_t));
+    vk::DescriptorArena arena(m.device, layers, 3 * layers);
+    ops::OpContext ctx{m.device, m.kernels, arena};
+    const graph::AttentionConfig& a = m.graph.attention;
+    vk::CommandBuffer cmd(m.device, vk::QueueKind::kCompute);
+    cmd.begin();
+    cmd.barrier();  // the steps (and page copies) that wrote the pages
+    for (uint32_t l = 0; l < layers; ++l) {
+        ops::recordRopeShift(ctx, cmd,
+                             {.n_pages = n,
+                              .heads = {a.n_head, a.n_head_kv, a.head_dim},
+                              .page_tokens = m.kv->shape().page_tokens,
+                              .neox = a.rope == graph::RopeKind::kNeox,
+                              .delta = -static_cast<int32_t>(drop),
+                              .inv_freq = vk::wholeRange(m.inv_freq),
+                              .pages = vk::wholeRange(pages),
+                              .cache = vk::wholeRange(m.kv->layer(l))});
+    }
+    cmd.barrier();
+    cmd.end();
+    cmd.submitAndWait();
+    return true;
+}
 const StepTiming& Executor::lastTiming() const {
     return impl_->timing;
 }

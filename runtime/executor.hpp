@@ -102,6 +102,11 @@ public:
     // the context, kOutOfMemory when the KV cache has no page left for a position.
     std::span<const uint32_t> step(std::span<const uint32_t> tokens, std::span<const uint32_t> positions,
                                    std::span<const uint32_t> slots, StepOutputs outputs = {});
+    // Context shift in place: drops positions [keep, keep + drop) of `slot` (whole
+    // pages) and moves its later positions down by `drop`, re-rotating their cached K
+    // (ops::recordRopeShift) rather than computing them again. False when the cache
+    // cannot (KvCache::shift): the caller recomputes instead.
+    bool shiftKv(uint32_t slot, uint32_t keep, uint32_t drop);
     // Logits row of token c of the last step run with outputs.logits: one of its last
     // outputs.tail tokens.
     std::span<const float> logits(uint32_t c) const;

@@ -110,21 +110,60 @@ uint32_t KvCache::fork(uint32_t from, uint32_t to, uint32_t tokens) {
     if (partial) {
         const std::optional<uint32_t> page = pool_.allocate();
         VKI_ASSERT(page.has_value());
-        const uint64_t bytes = pageBytesPerLayer(shape_);
-        vk::CommandBuffer cmd(device_, vk::QueueKind::kCompute);
-        cmd.begin();
-        cmd.barrier();  // the steps that wrote the page
-        for (const vk::Buffer& layer : layers_) {
-            cmd.copy({layer.handle(), src.pages[full] * bytes, bytes}, {layer.handle(), *page * bytes, bytes});
-        }
-        cmd.barrier();  // and the steps that read the copy
-        cmd.end();
-        cmd.submitAndWait();
+        const std::pair<uint32_t, uint32_t> copy{src.pages[full], *page};
+        copyPages(std::span(&copy, 1));
         dst.pages.push_back(*page);
     }
     dst.keys.assign(src.keys.begin(), src.keys.begin() + std::min<size_t>(src.keys.size(), full));
+    dst.shifted = src.shifted;
     for (uint32_t i = 0; i < dst.pages.size(); ++i) entry(to, i) = dst.pages[i];
     return tokens;
+}
+
+void KvCache::copyPages(std::span<const std::pair<uint32_t, uint32_t>> copies) {
+    const uint64_t bytes = pageBytesPerLayer(shape_);
+    vk::CommandBuffer cmd(device_, vk::QueueKind::kCompute);
+    cmd.begin();
+    cmd.barrier();  // the steps that wrote the pages
+    for (const vk::Buffer& layer : layers_) {
+        for (const auto& [from, to] : copies)
+            cmd.copy({layer.handle(), from * bytes, bytes}, {layer.handle(), to * bytes, bytes});
+    }
+    cmd.barrier();  // and the steps that read the copies
+    cmd.end();
+    cmd.submitAndWait();
+}
+
+std::optional<std::vector<uint32_t>> KvCache::shift(uint32_t slot, uint32_t keep, uint32_t drop) {
+    VKI_ASSERT(slot < slots_);
+    Sequence& seq = seqs_[slot];
+    const uint32_t P = shape_.page_tokens;
+    VKI_ASSERT(keep % P == 0 && drop % P == 0 && drop > 0 && (keep + drop) / P <= seq.pages.size());
+    if (seq.let_go > 0) return std::nullopt;
+    const auto first = seq.pages.begin() + (keep + drop) / P;
+    const auto shared = static_cast<uint32_t>(
+        std::count_if(first, seq.pages.end(), [&](uint32_t page) { return pool_.refs(page) > 1; }));
+    if (shared > availablePages()) return std::nullopt;
+    std::vector<std::pair<uint32_t, uint32_t>> copies;
+    for (auto it = first; it != seq.pages.end(); ++it) {
+        if (pool_.refs(*it) > 1) {
+            const std::optional<uint32_t> page = pool_.allocate();
+            VKI_ASSERT(page.has_value());
+            copies.emplace_back(*it, *page);
+            pool_.release(*it);
+            *it = *page;
+        } else {
+            pool_.unpublish(*it);
+        }
+    }
+    if (!copies.empty()) copyPages(copies);
+    std::vector<uint32_t> moved(first, seq.pages.end());
+    for (auto it = seq.pages.begin() + keep / P; it != first; ++it) pool_.release(*it);
+    seq.pages.erase(seq.pages.begin() + keep / P, first);
+    seq.keys.resize(std::min<size_t>(seq.keys.size(), keep / P));
+    seq.shifted = true;
+    for (uint32_t i = 0; i < seq.pages.size(); ++i) entry(slot, i) = seq.pages[i];
+    return moved;
 }
 
 uint32_t KvCache::rewind(uint32_t slot, uint32_t tokens) {
@@ -189,6 +228,7 @@ void KvCache::publish(uint32_t slot, std::span<const uint32_t> tokens) {
     Sequence& seq = seqs_[slot];
     const uint32_t P = shape_.page_tokens;
     const size_t full = std::min(tokens.size() / P, seq.pages.size());
+    if (seq.shifted) return;
     // Publishing is a chain from the first page: it ends at a page let go of unkeyed.
     for (size_t i = seq.keys.size(); i < full && seq.pages[i] != kLetGo; ++i) {
         seq.keys.push_back(

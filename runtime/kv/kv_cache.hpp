@@ -17,7 +17,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "runtime/kv/page_pool.hpp"
@@ -92,6 +94,13 @@ public:
     // or 0 when no page is left for the copy or `from` let go of pages (a windowed
     // sequence past its window): then `to` starts empty.
     uint32_t fork(uint32_t from, uint32_t to, uint32_t tokens);
+    // Context shift: drops the slot's positions [keep, keep + drop) (whole pages) and
+    // moves the later ones down by `drop`. Returns the pages that moved, which the
+    // caller must re-rotate (ops::recordRopeShift by -drop) before the next step; they
+    // become private (a shared one is copied first) and are never published, as their
+    // K is within rounding of a fresh computation, not equal to it. Nothing when it
+    // cannot: a windowed sequence that let go of pages, or no page left for a copy.
+    std::optional<std::vector<uint32_t>> shift(uint32_t slot, uint32_t keep, uint32_t drop);
     // Prepares `slot` to go on from position `tokens` (<= capacity) after a rewind:
     // returns `tokens` when the pages that position reads are still held, else
     // releases the slot and returns 0 (start over).
@@ -113,12 +122,15 @@ private:
         uint32_t let_go = 0;          // leading pages let go of
         // Chain keys of the leading pages published or taken from the cache.
         std::vector<uint64_t> keys;
+        bool shifted = false;  // pages re-rotated by a context shift: publishes nothing
     };
 
     // Leading pages a step ending at `tokens` positions cannot read.
     uint32_t unreachable(uint32_t tokens) const;
     // Lets go of the leading pages before `keep`.
     void letGo(uint32_t slot, uint32_t keep);
+    // Copies pages (from, to) on the device, every layer, and waits.
+    void copyPages(std::span<const std::pair<uint32_t, uint32_t>> copies);
     uint32_t& entry(uint32_t slot, uint32_t page) { return tables_[size_t{slot} * ring_pages_ + page % ring_pages_]; }
 
     vk::Device& device_;

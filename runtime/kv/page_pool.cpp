@@ -93,6 +93,11 @@ uint64_t PagePool::publish(uint32_t page, uint64_t parent, std::span<const uint3
     return key;
 }
 
+void PagePool::unpublish(uint32_t page) {
+    VKI_ASSERT_MSG(pages_.at(page).refs == 1, "unpublish of a page others read");
+    if (pages_[page].published) forget(page);
+}
+
 void PagePool::retain(uint32_t page) {
     Page& p = pages_.at(page);
     VKI_ASSERT_MSG(p.refs > 0 || p.published, "retain of a free page");

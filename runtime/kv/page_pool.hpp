@@ -54,6 +54,8 @@ public:
     // forked sequence sharing it) changes nothing.
     uint64_t publish(uint32_t page, uint64_t parent, std::span<const uint32_t> tokens);
 
+    // Forgets the key of a published page its one holder is about to rewrite.
+    void unpublish(uint32_t page);
     // One more reference (a forked sequence shares the page).
     void retain(uint32_t page);
     // One reference less; at none the page joins the ring if published, else is free.

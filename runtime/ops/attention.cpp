@@ -44,6 +44,17 @@ void recordRopeKv(OpContext& ctx, vk::CommandBuffer& cmd, const RopeKvArgs& a) {
     cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings), params, ceilDiv(pairs, wg), a.n);
 }
 
+void recordRopeShift(OpContext& ctx, vk::CommandBuffer& cmd, const RopeShiftArgs& a) {
+    VKI_ASSERT(a.n_pages > 0 && a.heads.kv_heads > 0 && a.heads.head_dim % 2 == 0 && a.page_tokens > 0);
+    const uint32_t wg = streamingWorkgroupSize(ctx.device.caps());
+    const auto& kernel = ctx.kernels.get(shaders::ShaderId::rope_shift, {{0, wg}});
+    const vk::BufferRange bindings[] = {a.inv_freq, a.pages, a.cache};
+    const shader::RopeShiftParams params{a.n_pages,     a.heads.kv_heads, a.heads.head_dim,
+                                         a.page_tokens, a.neox ? 1u : 0u, a.delta};
+    const uint64_t pairs = uint64_t{a.n_pages} * a.heads.kv_heads * a.page_tokens * a.heads.head_dim / 2;
+    cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings), params, gridGroups(ctx.device.caps(), pairs, wg));
+}
+
 AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context, uint32_t chunk) {
     // Each invocation walks a chunk's keys serially for the value sums, so wide GPUs
     // want short chunks and many splits (H100, 2k context, positions < 150: 64 keys

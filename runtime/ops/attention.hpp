@@ -49,6 +49,21 @@ struct RopeKvArgs {
 };
 void recordRopeKv(OpContext& ctx, vk::CommandBuffer& cmd, const RopeKvArgs& args);
 
+// Cached K moved by `delta` positions: every token's K in the listed pages rotated by
+// delta more (a context shift moving pages down re-rotates them instead of computing
+// them again). V is untouched.
+struct RopeShiftArgs {
+    uint32_t n_pages = 0;
+    HeadShape heads;  // kv_heads and head_dim
+    uint32_t page_tokens = 0;
+    bool neox = false;
+    int32_t delta = 0;
+    vk::BufferRange inv_freq;  // head_dim / 2 floats
+    vk::BufferRange pages;     // n_pages uint32 page ids
+    vk::BufferRange cache;     // the layer's pages
+};
+void recordRopeShift(OpContext& ctx, vk::CommandBuffer& cmd, const RopeShiftArgs& args);
+
 // Splits of `chunk` keys needed to cover max_context positions (the window, for a
 // sliding-window model: splits count from a token's first visible key).
 struct AttentionSplit {

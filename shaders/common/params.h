@@ -62,6 +62,17 @@ struct RopeKvParams {
     float mscale;
 };
 
+// rope_shift.comp: the K of every token of pages[0 .. n_pages) rotated by `delta`
+// positions more (V untouched).
+struct RopeShiftParams {
+    uint n_pages;
+    uint kv_heads;
+    uint head_dim;
+    uint page_tokens;
+    uint neox;
+    int delta;
+};
+
 // attention_split.comp / attention_reduce.comp: causal attention of token c over the
 // cache positions lo..pos[c] (lo = 0, or pos[c] + 1 - window once a sliding window is
 // full), split into `splits` chunks of `chunk` keys from lo; partials

@@ -417,10 +417,12 @@ TEST_F(BatchTest, RandomRequestsOnASmallPool) {
 }
 
 // Context shift: a sequence generating past the context keeps its first page (the
-// attention sink), drops the oldest half of the rest and recomputes what remains at
-// its new positions. The CPU reference runs the same shifted token sequence; its
-// greedy choice matches at every generated token (teacher-forced on the device's
-// tokens; a near-tie within the logits tolerance may differ).
+// attention sink), drops the oldest half of the rest and moves what remains down,
+// re-rotating its cached K (nothing is computed twice; the moved K/V keep what their
+// tokens saw of the dropped ones, as in StreamingLLM and llama.cpp). The CPU reference
+// does the same to its cache (ReferenceExecutor::shiftCache); its greedy choice
+// matches at every generated token (teacher-forced on the device's tokens; a near-tie
+// within the logits tolerance may differ).
 TEST_F(BatchTest, ContextShiftMatchesTheCpuReferenceOfTheShiftedSequence) {
     const uint32_t n_ctx = 64, page = 16, generate = 90;
     std::mt19937 rng(9);
@@ -436,6 +438,7 @@ TEST_F(BatchTest, ContextShiftMatchesTheCpuReferenceOfTheShiftedSequence) {
     ASSERT_EQ(got.stop_reason, "length") << got.error;
     ASSERT_EQ(got.tokens.size(), generate);
     EXPECT_GE(got.context_shifts, 2u);
+    EXPECT_EQ(got.computed_tokens, 30u + generate - 1) << "a shift computed positions again";
     EXPECT_EQ(other.stop_reason, "context");
     EXPECT_EQ(other.tokens.size(), n_ctx - 50u);
     EXPECT_EQ(ex->kvCache().stats().used, 0u);
@@ -467,11 +470,10 @@ TEST_F(BatchTest, ContextShiftMatchesTheCpuReferenceOfTheShiftedSequence) {
         if (seq.size() >= n_ctx) {
             const uint32_t drop = contextShiftDrop(static_cast<uint32_t>(seq.size()), page);
             seq.erase(seq.begin() + page, seq.begin() + page + drop);
+            ref.shiftCache(page, drop, static_cast<uint32_t>(seq.size() + drop - 1));
             ++shifts;
-            runFrom(0);
-        } else {
-            runFrom(static_cast<uint32_t>(seq.size() - 1));
         }
+        runFrom(static_cast<uint32_t>(seq.size() - 1));
     }
     EXPECT_EQ(shifts, got.context_shifts);
     EXPECT_LE(near_ties, 1u);

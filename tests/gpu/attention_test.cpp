@@ -2,6 +2,7 @@
 // random data, poisoned outputs, a small page size so sequences cross pages, two
 // sequences whose pages interleave in the pool, and chunks smaller than the context
 // so attention really splits.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -175,6 +176,70 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Attention,
                              return std::to_string(s.q_heads) + "q" + std::to_string(s.kv_heads) + "kv" +
                                     std::to_string(s.head_dim) + (s.neox ? "_neox" : "_normal");
                          });
+
+class RopeShift : public GpuTest, public ::testing::WithParamInterface<bool> {};
+
+// A context shift's re-rotation: pages 1 and 3 of a random cache (pages of 4 tokens,
+// 2 kv heads of 32) rotated by -37 positions: every K pair equals the reference
+// rotation of its old value (fp32 angle as the kernel computes it, one fp16 rounding
+// apart), V and the pages not listed keep their exact bits.
+TEST_P(RopeShift, RotatesTheListedPagesKOnly) {
+    const bool neox = GetParam();
+    const uint32_t kv_heads = 2, head_dim = 32, page_tokens = 4, n_pages = 4;
+    graph::AttentionConfig a;
+    a.n_head = a.n_head_kv = kv_heads;
+    a.head_dim = head_dim;
+    a.rope = neox ? graph::RopeKind::kNeox : graph::RopeKind::kNormal;
+    for (uint32_t i = 0; i < head_dim / 2; ++i) a.inv_freq.push_back(std::pow(10000.0f, -2.0f * i / head_dim));
+    kv::KvCache cache(memory(), {1, kv_heads, head_dim, page_tokens}, n_pages, 1, 16);
+    std::vector<uint16_t> before(cache.layer(0).size() / 2);
+    const std::vector<float> values = randomFloats(before.size());
+    std::transform(values.begin(), values.end(), before.begin(), quant::fp32ToFp16);
+    transfer().upload(cache.layer(0), 0, std::as_bytes(std::span(before)));
+    const std::vector<uint32_t> listed = {1, 3};
+    vk::Buffer pages = memory().createBuffer(listed.size() * 4, vk::MemoryKind::kUpload, "pages");
+    std::memcpy(pages.mapped(), listed.data(), listed.size() * 4);
+    vk::Buffer freq = upload(a.inv_freq, "inv_freq");
+    const int32_t delta = -37;
+    runRecorded([&](vk::CommandBuffer& cmd) {
+        ops::recordRopeShift(ctx(), cmd,
+                             {.n_pages = 2,
+                              .heads = {kv_heads, kv_heads, head_dim},
+                              .page_tokens = page_tokens,
+                              .neox = neox,
+                              .delta = delta,
+                              .inv_freq = vk::wholeRange(freq),
+                              .pages = vk::wholeRange(pages),
+                              .cache = vk::wholeRange(cache.layer(0))});
+    });
+    std::vector<uint16_t> after(before.size());
+    transfer().download(cache.layer(0), 0, std::as_writable_bytes(std::span(after)));
+    const size_t row_words = head_dim, half = size_t{kv_heads} * page_tokens * head_dim;
+    for (uint32_t page = 0; page < n_pages; ++page) {
+        const bool moved = page == 1 || page == 3;
+        for (size_t at = page * 2 * half; at < (page * 2 + 2) * half; at += row_words) {
+            const bool is_k = at < page * 2 * half + half;
+            if (!moved || !is_k) {
+                for (size_t i = at; i < at + row_words; ++i) ASSERT_EQ(after[i], before[i]) << "page " << page;
+                continue;
+            }
+            // Rotated back by +37 positions (ref::rope), the row is the old one again,
+            // within the fp16 rounding of the stored result (values in [-1, 1]: 1e-3).
+            std::vector<float> row(head_dim);
+            for (uint32_t d = 0; d < head_dim; ++d) row[d] = quant::fp16ToFp32(after[at + d]);
+            graph::ref::rope(row, 1, a, static_cast<uint32_t>(-delta));
+            for (uint32_t d = 0; d < head_dim; ++d) {
+                ASSERT_NEAR(row[d], quant::fp16ToFp32(before[at + d]), 1e-3f) << "page " << page << " dim " << d;
+            }
+            bool changed = false;
+            for (uint32_t d = 0; d < head_dim; ++d) changed |= after[at + d] != before[at + d];
+            ASSERT_TRUE(changed) << "page " << page << ": K not rotated";
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Pairs, RopeShift, ::testing::Bool(),
+                         [](const auto& param_info) { return std::string(param_info.param ? "neox" : "normal"); });
 
 class ArgMax : public GpuTest {};
 

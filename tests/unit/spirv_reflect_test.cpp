@@ -31,6 +31,7 @@ const Expected kExpected[] = {
     {ShaderId::peak_f16, 1, sizeof(shader::PeakParams)},
     {ShaderId::peak_coopmat, 1, sizeof(shader::PeakParams)},
     {ShaderId::rope_kv, 9, sizeof(shader::RopeKvParams)},
+    {ShaderId::rope_shift, 3, sizeof(shader::RopeShiftParams)},
     {ShaderId::attention_split, 6, sizeof(shader::AttentionParams)},
     {ShaderId::attention_reduce, 2, sizeof(shader::AttentionParams)},
     {ShaderId::flash_attention, 6, sizeof(shader::FlashAttentionParams)},
