@@ -1,6 +1,7 @@
 #include "runtime/kv/kv_cache.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "common/error.hpp"
 #include "runtime/vk/device.hpp"
@@ -8,7 +9,22 @@
 namespace vki::kv {
 
 uint64_t pageBytesPerLayer(const KvShape& s) {
-    return uint64_t{2} * s.kv_heads * s.page_tokens * s.head_dim * 2;
+    const uint64_t elements = uint64_t{2} * s.kv_heads * s.page_tokens * s.head_dim;  // K and V
+    switch (s.type) {
+        case quant::DType::kF16:
+            return elements * 2;
+        case quant::DType::kQ8_0:
+            if (s.head_dim % 32 != 0) {
+                throw Error(ErrorCode::kUnsupported,
+                            "a q8_0 KV cache needs a head size that is a multiple of 32; "
+                            "this model's is " +
+                                std::to_string(s.head_dim) + ": use an f16 KV cache");
+            }
+            return elements + elements / 32 * 2;  // int8 codes, an f16 scale per 32
+        default:
+            throw Error(ErrorCode::kUnsupported,
+                        std::string("the KV cache holds f16 or q8_0, not ") + quant::traits(s.type).name);
+    }
 }
 
 uint64_t pageBytes(const KvShape& s) {
