@@ -35,6 +35,16 @@ shared uint v_row[kChunk];  // first word of each key's V row: one page-table wa
 shared uint scale_row[kChunk];  // first scale word of each key
 #endif
 
+// (d_k, d_v) of block b of the row whose scales start at word `scales`
+// (kvScaleWord); f16 rows are unscaled.
+vec2 rowScales(uint scales, uint b) {
+#ifdef KV_Q8_0
+    return unpackHalf2x16(cache[scales + b]);
+#else
+    return vec2(1.0);
+#endif
+}
+
 void main() {
     const uint split = gl_WorkGroupID.x, h = gl_WorkGroupID.y, c = gl_WorkGroupID.z;
     const uint tid = gl_LocalInvocationID.x;
@@ -66,7 +76,7 @@ void main() {
         const uint scales = kvScaleWord(page, row, rows, kHeadDim);
         scale_row[t - t0] = scales;
 #else
-        const uint scales = 0;
+        const uint scales = 0;  // f16 rows are unscaled
 #endif
         float s = 0.0;
         for (uint b = 0; b < kWords / kKvBlockWords; ++b) {
@@ -76,7 +86,7 @@ void main() {
                 const KvVec kk = kvUnpack(cache[kw + w]);
                 for (uint e = 0; e < kKvUnit; ++e) sb += q_s[kKvUnit * w + e] * kk[e];
             }
-            s += kvScales(scales, b).x * sb;
+            s += rowScales(scales, b).x * sb;
         }
         p_s[t - t0] = s;
         m = max(m, s);
@@ -94,7 +104,7 @@ void main() {
         KvVec acc = KvVec(0.0);
         for (uint t = t0; t < t1; ++t) {
 #ifdef KV_Q8_0
-            const float e = p_s[t - t0] * kvScales(scale_row[t - t0], w / kKvBlockWords).y;
+            const float e = p_s[t - t0] * rowScales(scale_row[t - t0], w / kKvBlockWords).y;
 #else
             const float e = p_s[t - t0];
 #endif

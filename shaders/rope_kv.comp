@@ -26,7 +26,7 @@ layout(std430, binding = 7) readonly buffer Table { uint page_table[]; };
 #ifdef KV_F16
 layout(std430, binding = 8) writeonly buffer Cache { float16_t cache[]; };
 #else
-layout(std430, binding = 8) buffer Cache { uint cache[]; };  // written only
+layout(std430, binding = 8) writeonly buffer Cache { uint cache[]; };
 const uint kBlocks = kHeadDim / 32;
 shared float row_s[2 * kHeadDim];  // the rotated K row, then the V row
 shared float d_s[2 * kBlocks];     // their blocks' scales

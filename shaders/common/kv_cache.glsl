@@ -1,8 +1,8 @@
 // The KV cache's element format, chosen by the variant's define (layout in
 // common/params.h): KV_F16 holds two f16 values per word, KV_Q8_0 four int8 codes per
-// word with one f16 scale per 32 elements. Readers bind the cache as uint words named
-// `cache` before including this, and take a row kKvUnit elements (one word) at a time;
-// KvVec holds one word's values, kKvBlockWords words share a scale (f16: 1, unscaled).
+// word with one f16 scale per 32 elements. Readers bind the cache as uint words and
+// take a row kKvUnit elements (one word) at a time; KvVec holds one word's values, and
+// kKvBlockWords words share a scale (f16: 1, unscaled).
 #ifndef VKI_KV_CACHE_GLSL
 #define VKI_KV_CACHE_GLSL
 
@@ -55,15 +55,5 @@ uint kvScaleWord(uint page, uint row, uint rows, uint head_dim) {
     return page * kvPageWords(rows, head_dim) + rows * head_dim / 2 + row * (head_dim / 32);
 }
 #endif
-
-// (d_k, d_v) of block `block` of the row whose scales start at word `scales`
-// (kvScaleWord); f16 rows are unscaled.
-vec2 kvScales(uint scales, uint block) {
-#ifdef KV_Q8_0
-    return unpackHalf2x16(cache[scales + block]);
-#else
-    return vec2(1.0);
-#endif
-}
 
 #endif
