@@ -63,6 +63,7 @@ struct Options {
     std::string llamacpp_dir;
     bool profile = false;
     uint32_t attention_chunk = 0;
+    std::string kv_type = "f16";  // ExecutorOptions::kv_type by name
 };
 
 struct Summary {
@@ -114,6 +115,9 @@ struct Measurement {
     // The probe's arithmetic rates (0: not probed, or not on this device).
     double fp32_gflops = 0, fp16_gflops = 0, coopmat_gflops = 0;
     double prefill_flops = 0;  // FLOPs the prompt needs (see prefillFlops)
+    std::string kv_type;       // the KV cache's element type
+    uint64_t kv_bytes = 0;     // the KV cache's pool
+    uint32_t kv_tokens = 0;    // positions it holds
 
     uint32_t prompt_tokens = 0;
     double prefill_seconds = 0;  // the prompt's steps up to its argmax (best of several): time to first token
@@ -262,10 +266,18 @@ Measurement measure(const Options& o) {
     {
         tools::ProgressBar bar("loading " + std::filesystem::path(o.model).filename().string());
         executor = std::make_unique<Executor>(
-            device, file, ExecutorOptions{.n_ctx = o.ctx, .attention_chunk = o.attention_chunk, .profile = o.profile},
+            device, file,
+            ExecutorOptions{.n_ctx = o.ctx,
+                            .kv_type = *quant::dtypeFromName(o.kv_type),
+                            .attention_chunk = o.attention_chunk,
+                            .profile = o.profile},
             [&](uint64_t done, uint64_t total) { bar.update(total ? double(done) / double(total) : 1.0, "weights"); });
     }
     m.model = describeModel(o.model, file, *executor);
+    const kv::KvCache& kv = executor->kvCache();
+    m.kv_type = quant::traits(kv.shape().type).name;
+    m.kv_bytes = kv.bytes();
+    m.kv_tokens = kv.pages() * kv.shape().page_tokens;
     if (uint64_t{o.prompt_tokens} + o.n > executor->contextLength()) {
         throw Error(ErrorCode::kInvalidArgument, std::to_string(o.prompt_tokens) + " prompt + " + std::to_string(o.n) +
                                                      " decode tokens do not fit the context of " +
@@ -333,6 +345,8 @@ void printOurs(const Measurement& m) {
     std::printf("  host/step    mean %.1f us, p50 %.1f us, p99 %.1f us (waiting for the device: mean %.3f ms)\n",
                 m.host_us.mean, m.host_us.p50, m.host_us.p99, m.device_us.mean / 1e3);
     std::printf("  dispatches   %u per token\n", m.dispatches);
+    std::printf("  KV cache     %s, %s for %u positions (%.0f bytes per position)\n", m.kv_type.c_str(),
+                formatBytes(m.kv_bytes).c_str(), m.kv_tokens, double(m.kv_bytes) / m.kv_tokens);
     std::printf("  weights      %s read per token: %.2f GB/s, %.1f%% of %.2f GB/s\n",
                 formatBytes(m.weight_bytes_per_token).c_str(), m.weightGbPerS(), 100 * m.bandwidthShare(),
                 m.bandwidth_gb_per_s);
@@ -392,6 +406,7 @@ json toJson(const Measurement& m) {
           {"host_us", {{"mean", m.host_us.mean}, {"p50", m.host_us.p50}, {"p99", m.host_us.p99}}},
           {"device_wait_us", {{"mean", m.device_us.mean}, {"p50", m.device_us.p50}, {"p99", m.device_us.p99}}},
           {"dispatches_per_token", m.dispatches},
+          {"kv_cache", {{"type", m.kv_type}, {"bytes", m.kv_bytes}, {"positions", m.kv_tokens}}},
           {"weight_bytes_per_token", m.weight_bytes_per_token},
           {"weight_gb_per_s", m.weightGbPerS()},
           {"bandwidth_fraction", m.bandwidthShare()},
@@ -583,6 +598,9 @@ int main(int argc, char** argv) {
     app.add_option("--json", o.json_path, "also write the results as JSON to FILE");
     app.add_flag("--profile", o.profile, "time every op on the GPU and print where a decode token's time goes");
     app.add_option("--attention-chunk", o.attention_chunk, "keys per attention split (default: from the device caps)");
+    app.add_option("--kv-type", o.kv_type, "KV cache element type")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"f16", "q8_0"}));
     app.add_option("--llamacpp", o.llamacpp_dir,
                    "run llama.cpp's Vulkan backend on the same model too; DIR as given to bench/llamacpp/install.sh");
     CLI11_PARSE(app, argc, argv);

@@ -1,12 +1,16 @@
 #include "graph/reference.hpp"
 
+#include <algorithm>
+
 #include "common/error.hpp"
 #include "graph/reference_ops.hpp"
 
 namespace vki::graph {
 
-ReferenceExecutor::ReferenceExecutor(const Graph& graph, const model::GgufFile& file, uint32_t n_ctx)
-    : graph_(graph), file_(file), n_ctx_(n_ctx) {
+ReferenceExecutor::ReferenceExecutor(const Graph& graph, const model::GgufFile& file, uint32_t n_ctx,
+                                     quant::DType kv_type)
+    : graph_(graph), file_(file), n_ctx_(n_ctx), kv_type_(kv_type) {
+    VKI_ASSERT(kv_type == quant::DType::kF16 || (kv_type == quant::DType::kQ8_0 && graph.attention.head_dim % 32 == 0));
     const size_t kv_dim = size_t{graph.attention.n_head_kv} * graph.attention.head_dim;
     k_cache_.assign(graph.config.n_layer, std::vector<float>(n_ctx * kv_dim));
     v_cache_.assign(graph.config.n_layer, std::vector<float>(n_ctx * kv_dim));
@@ -75,15 +79,23 @@ std::vector<float> ReferenceExecutor::forward(std::span<const uint32_t> tokens, 
         }
         return out;
     };
+    // A K or V row as the cache holds it: q8_0 blocks of 32 never cross heads.
+    std::vector<std::byte> blocks(kv_type_ == quant::DType::kQ8_0 ? quant::byteSize(kv_type_, kv_dim) : 0);
+    auto cached = [&](std::vector<float> r) {
+        if (kv_type_ == quant::DType::kQ8_0) {
+            quant::quantize(kv_type_, r, blocks);
+            quant::dequantize(kv_type_, blocks, r);
+        } else {
+            for (float& x : r) x = ref::roundFp16(x);
+        }
+        return r;
+    };
     auto store = [&](uint32_t layer, const Operand& k, const Operand& v, bool rotate) {
         for (uint32_t c = 0; c < n; ++c) {
             auto kr = row(k, c);
             if (rotate) ref::rope(kr, a.n_head_kv, a, positions[c]);
-            const auto vr = row(v, c);
-            for (uint32_t i = 0; i < kv_dim; ++i) {
-                k_cache_[layer][size_t{positions[c]} * kv_dim + i] = ref::roundFp16(kr[i]);
-                v_cache_[layer][size_t{positions[c]} * kv_dim + i] = ref::roundFp16(vr[i]);
-            }
+            std::ranges::copy(cached(std::move(kr)), k_cache_[layer].begin() + size_t{positions[c]} * kv_dim);
+            std::ranges::copy(cached(row(v, c)), v_cache_[layer].begin() + size_t{positions[c]} * kv_dim);
         }
     };
     auto ropeRows = [&](const Operand& in, ValueId out) {

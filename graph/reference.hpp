@@ -1,6 +1,6 @@
 // The CPU reference executor: runs a graph (plain or fused) in fp32 on the CPU, with
-// the KV cache rounded to fp16 as the device stores it. The oracle the Vulkan path
-// is compared with, token by token.
+// the KV cache rounded as the device stores it (fp16, or q8_0 blocks). The oracle the
+// Vulkan path is compared with, token by token.
 #pragma once
 
 #include <cstdint>
@@ -10,13 +10,17 @@
 
 #include "graph/ir.hpp"
 #include "model/gguf.hpp"
+#include "quant/quant.hpp"
 
 namespace vki::graph {
 
 class ReferenceExecutor {
 public:
-    // One sequence of at most n_ctx positions. `file` must outlive the executor.
-    ReferenceExecutor(const Graph& graph, const model::GgufFile& file, uint32_t n_ctx);
+    // One sequence of at most n_ctx positions. `file` must outlive the executor. K and
+    // V rows are rounded to `kv_type` (kF16, or kQ8_0: quantized and dequantized with
+    // quant::quantize, needing a head size that is a multiple of 32).
+    ReferenceExecutor(const Graph& graph, const model::GgufFile& file, uint32_t n_ctx,
+                      quant::DType kv_type = quant::DType::kF16);
 
     // Runs tokens at positions (each < n_ctx; a token attends to cache positions
     // 0..its own, written by earlier steps or earlier tokens of this one). Returns the
@@ -33,6 +37,7 @@ private:
     const Graph& graph_;
     const model::GgufFile& file_;
     uint32_t n_ctx_;
+    quant::DType kv_type_;
     std::map<WeightId, std::vector<float>> weights_;     // dequantized on first use
     std::vector<std::vector<float>> k_cache_, v_cache_;  // per layer, n_ctx rows
     std::vector<uint32_t> ids_;

@@ -58,16 +58,18 @@ Engine::Impl::Impl(const EngineOptions& o) {
     device = std::make_unique<vk::Device>(*instance, o.device);
     file = std::make_unique<model::GgufFile>(model::GgufFile::open(o.model));
     tokenizer = std::make_unique<model::Tokenizer>(model::readVocab(*file));
-    executor = std::make_unique<Executor>(*device, *file,
-                                          ExecutorOptions{.n_ctx = o.context,
-                                                          .page_tokens = o.page_tokens,
-                                                          .slots = o.parallel,
-                                                          .kv_bytes = o.kv_budget_bytes,
-                                                          .kv_fraction = o.kv_budget_fraction,
-                                                          .int8_activations = o.int8_activations},
-                                          [&](uint64_t done, uint64_t total) {
-                                              if (o.progress) o.progress(total ? double(done) / double(total) : 1.0);
-                                          });
+    executor = std::make_unique<Executor>(
+        *device, *file,
+        ExecutorOptions{.n_ctx = o.context,
+                        .page_tokens = o.page_tokens,
+                        .slots = o.parallel,
+                        .kv_bytes = o.kv_budget_bytes,
+                        .kv_fraction = o.kv_budget_fraction,
+                        .kv_type = o.kv_type == KvType::kQ8_0 ? quant::DType::kQ8_0 : quant::DType::kF16,
+                        .int8_activations = o.int8_activations},
+        [&](uint64_t done, uint64_t total) {
+            if (o.progress) o.progress(total ? double(done) / double(total) : 1.0);
+        });
     batch = std::make_unique<BatchAssembler>(
         *executor, *tokenizer, BatchOptions{.step_tokens = o.step_tokens, .prefix_cache = o.prefix_cache});
     stats = batch->stats();

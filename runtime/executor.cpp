@@ -156,15 +156,17 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
     n_ctx = options.n_ctx ? options.n_ctx : std::min<uint32_t>(graph.config.n_ctx, 4096);
     VKI_ASSERT(!options.buckets.empty());
 
+    const graph::AttentionConfig& a = graph.attention;
+    const kv::KvShape shape{graph.config.n_layer, a.n_head_kv, a.head_dim, options.page_tokens, options.kv_type};
+    const uint64_t page_bytes = kv::pageBytes(shape);  // refuses a KV type the model cannot use before the upload
+
     slab_limit = options.max_slab_bytes ? std::min(options.max_slab_bytes, caps.max_storage_buffer_range)
                                         : caps.max_storage_buffer_range;
     uploadWeights(progress);
-    const graph::AttentionConfig& a = graph.attention;
     inv_freq = memory.createBuffer(a.inv_freq.size() * sizeof(float), vk::MemoryKind::kDevice, "rope frequencies");
     vk::Transfer transfer(device, memory);
     transfer.upload(inv_freq, 0, std::as_bytes(std::span(a.inv_freq)));
 
-    const kv::KvShape shape{graph.config.n_layer, a.n_head_kv, a.head_dim, options.page_tokens};
     // A sliding-window model's sequences hold the pages of their window and of one
     // step (of at most the largest bucket), whatever the context.
     const kv::KvWindow window{a.window, *std::max_element(options.buckets.begin(), options.buckets.end())};
@@ -183,12 +185,11 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
         kv_bytes = static_cast<uint64_t>(double(heap - weight_bytes) * options.kv_fraction);
     }
     if (kv_bytes) {
-        pages = kv_bytes / kv::pageBytes(shape);
+        pages = kv_bytes / page_bytes;
         if (pages == 0) {
             throw Error(ErrorCode::kInvalidArgument, "a KV budget of " + std::to_string(kv_bytes) +
-                                                         " bytes is less than one page (" +
-                                                         std::to_string(kv::pageBytes(shape)) + " bytes of " +
-                                                         std::to_string(shape.page_tokens) + " tokens)");
+                                                         " bytes is less than one page (" + std::to_string(page_bytes) +
+                                                         " bytes of " + std::to_string(shape.page_tokens) + " tokens)");
         }
     }
     if (pages > UINT32_MAX) throw Error(ErrorCode::kInvalidArgument, "the KV budget is too large");
@@ -279,9 +280,11 @@ Executor::Impl::Impl(vk::Device& d, const model::GgufFile& f, const ExecutorOpti
         if (prompt && plan.batched_decode) plan.recordings.push_back({.columns = n, .split_attention = true});
         for (Recording& rec : plan.recordings) record(plan, rec);
     }
-    VKI_LOG_DEBUG("executor: {} on {}, {} weights {:.1f} MiB, KV {:.1f} MiB, activations {:.2f} MiB, {}",
-                  graph.config.name, caps.name, graph.weights.size(), weight_bytes / 1048576.0, kv->bytes() / 1048576.0,
-                  activation_bytes / 1048576.0, graph.summary());
+    VKI_LOG_DEBUG(
+        "executor: {} on {}, {} weights {:.1f} MiB, KV {:.1f} MiB ({}, {} pages of {} tokens), "
+        "activations {:.2f} MiB, {}",
+        graph.config.name, caps.name, graph.weights.size(), weight_bytes / 1048576.0, kv->bytes() / 1048576.0,
+        quant::traits(shape.type).name, kv->pages(), shape.page_tokens, activation_bytes / 1048576.0, graph.summary());
 }
 
 void Executor::Impl::uploadWeights(const Progress& progress) {
@@ -496,7 +499,8 @@ void Executor::Impl::record(Plan& plan, Recording& rec) {
                                    .v = strided(op.in[2]),
                                    .out = {value(op.out), graph.values[op.out].width, 0},
                                    .tokens = tokens,
-                                   .cache = vk::wholeRange(kv->layer(op.layer))});
+                                   .cache = vk::wholeRange(kv->layer(op.layer)),
+                                   .cache_type = kv->shape().type});
                 ++dispatches;
                 break;
             case graph::OpKind::kAttention:
@@ -508,7 +512,8 @@ void Executor::Impl::record(Plan& plan, Recording& rec) {
                                                .q = strided(op.in[0]),
                                                .out = {value(op.out), graph.values[op.out].width, 0},
                                                .tokens = tokens,
-                                               .cache = vk::wholeRange(kv->layer(op.layer))});
+                                               .cache = vk::wholeRange(kv->layer(op.layer)),
+                                               .cache_type = kv->shape().type});
                     ++dispatches;
                     break;
                 }
@@ -521,6 +526,7 @@ void Executor::Impl::record(Plan& plan, Recording& rec) {
                                       .out = {value(op.out), graph.values[op.out].width, 0},
                                       .tokens = tokens,
                                       .cache = vk::wholeRange(kv->layer(op.layer)),
+                                      .cache_type = kv->shape().type,
                                       .partials = vk::wholeRange(partials)});
                 dispatches += 2;
                 break;

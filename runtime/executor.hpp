@@ -31,6 +31,10 @@ struct ExecutorOptions {
     // Without kv_bytes: this fraction, in (0, 1], of the device's largest device-local
     // heap left after the weights (activations come out of the rest).
     double kv_fraction = 0;
+    // Element type of the KV cache: kF16, or kQ8_0 (GGML's q8_0 blocks: 17/32 of the
+    // bytes, so a budget holds about twice the tokens, at about 4e-3 relative error per
+    // K/V element; needs a head size that is a multiple of 32, else kUnsupported).
+    quant::DType kv_type = quant::DType::kF16;
     // Tokens per step a plan is recorded for. Buckets above 8 run the prompt kernels;
     // one whose activations exceed the device's binding range is dropped.
     std::vector<uint32_t> buckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};

@@ -37,13 +37,6 @@ float recipQ8_1(float a) {
     return y;
 }
 
-int roundHalfAway(float v) {
-    const float a = abs(v);
-    const float t = trunc(a);
-    const float r = a - t >= 0.5 ? t + 1.0 : t;  // a - t is exact
-    return v < 0.0 ? -int(r) : int(r);
-}
-
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint kb = p.k / 32u;

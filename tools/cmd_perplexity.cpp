@@ -43,7 +43,8 @@ struct Options {
     std::string text, base, save_logits, device = "auto";
     uint32_t ctx = 512, chunks = 0;
     bool json = false;
-    bool int8_activations = false;  // for the models, not the base
+    bool int8_activations = false;              // for the models, not the base
+    quant::DType kv_type = quant::DType::kF16;  // likewise
 };
 
 // What the table says about a model file, read before anything is loaded.
@@ -143,10 +144,15 @@ std::string formatSeconds(double s) {
 }
 
 // Loads the model, scores every chunk (progress bar with the running estimate and the
-// time left), optionally against base logits or saving its own.
+// time left), optionally against base logits or saving its own. The base runs without
+// the models' int8 activations and KV type (`tested` false).
 ModelRun runModel(const ModelInfo& info, const Options& o, std::span<const uint32_t> tokens, const ChunkPlan& plan,
-                  std::optional<uint32_t> bos, const LogitsReader* base, LogitsWriter* save, bool int8) {
-    const auto session = openSession({.model = info.path, .device = o.device, .ctx = o.ctx, .int8_activations = int8});
+                  std::optional<uint32_t> bos, const LogitsReader* base, LogitsWriter* save, bool tested) {
+    const auto session = openSession({.model = info.path,
+                                      .device = o.device,
+                                      .ctx = o.ctx,
+                                      .int8_activations = tested && o.int8_activations,
+                                      .kv_type = tested ? o.kv_type : quant::DType::kF16});
     Executor& executor = *session->executor;
     const ChunkEvaluator run_chunk = executorEvaluator(executor);
     ModelRun r;
@@ -376,7 +382,7 @@ int runPerplexity(const Options& o) {
         std::unique_ptr<LogitsWriter> writer;
         if (!base_model && !o.save_logits.empty())
             writer = std::make_unique<LogitsWriter>(o.save_logits, plan, m.n_vocab, tokens);
-        runs.push_back(runModel(m, o, tokens, plan, bos, base_file.get(), writer.get(), o.int8_activations));
+        runs.push_back(runModel(m, o, tokens, plan, bos, base_file.get(), writer.get(), true));
     }
 
     printReport(o, plan, tokens.size(), base_model ? &*base_model : nullptr, base_run ? &*base_run : nullptr, models,
@@ -402,6 +408,7 @@ Subcommand addPerplexityCommand(CLI::App& app) {
     sub->add_flag("--int8-activations", o->int8_activations,
                   "run the models' (not the base's) Q4_0/Q8_0 prompt matmuls on int8 activations, to measure "
                   "what that costs");
+    addKvTypeOption(sub, o->kv_type);
     sub->add_option("--kl-divergence", o->base,
                     "the base to compare with: a GGUF model (run first, in this run) or a logits file from "
                     "--save-logits; adds Δppl, KL divergence and top-1 agreement")

@@ -139,10 +139,11 @@ int runStreaming(RunOptions& o, bool ids_given) {
         const auto& plan = ex.memoryPlan(ex.maxStepTokens());
         const kv::KvCache& kv = session->executor->kvCache();
         std::fprintf(stderr,
-                     "memory: weights %.1f MiB, KV cache %.1f MiB (%u of %u pages in use), activations "
+                     "memory: weights %.1f MiB, KV cache %.1f MiB %s (%u of %u pages in use), activations "
                      "%.1f KiB for %u tokens per step (%.1f KiB without reuse)\n",
-                     ex.weightBytes() / 1048576.0, kv.bytes() / 1048576.0, kv.stats().used, kv.pages(),
-                     plan.bytes / 1024.0, ex.maxStepTokens(), plan.unshared_bytes / 1024.0);
+                     ex.weightBytes() / 1048576.0, kv.bytes() / 1048576.0, quant::traits(kv.shape().type).name,
+                     kv.stats().used, kv.pages(), plan.bytes / 1024.0, ex.maxStepTokens(),
+                     plan.unshared_bytes / 1024.0);
     }
     return 0;
 }
@@ -162,6 +163,7 @@ std::unique_ptr<Engine> openEngine(const RunOptions& o, uint32_t parallel) {
     options.kv_budget_fraction = o.kv_fraction;
     options.prefix_cache = !o.no_prefix_cache;
     options.int8_activations = o.model.int8_activations;
+    options.kv_type = o.model.kv_type == quant::DType::kQ8_0 ? KvType::kQ8_0 : KvType::kF16;
     options.progress = [&bar](double fraction) {
         if (bar) bar->update(fraction, "weights");
     };
@@ -169,9 +171,9 @@ std::unique_ptr<Engine> openEngine(const RunOptions& o, uint32_t parallel) {
     if (bar) bar->finish();
     if (!o.quiet) {
         const std::string name = engine->modelName();
-        std::fprintf(stderr, "%s on %s, context %u, %u sequence%s at once, loaded in %.2f s\n",
+        std::fprintf(stderr, "%s on %s, context %u, KV cache %s, %u sequence%s at once, loaded in %.2f s\n",
                      name.empty() ? o.model.model.c_str() : name.c_str(), engine->deviceName().c_str(),
-                     engine->contextLength(), parallel, parallel == 1 ? "" : "s",
+                     engine->contextLength(), quant::traits(o.model.kv_type).name, parallel, parallel == 1 ? "" : "s",
                      std::chrono::duration<double>(Clock::now() - start).count());
     }
     return engine;

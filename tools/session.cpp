@@ -16,6 +16,16 @@ void addModelOptions(CLI::App* app, ModelOptions& o) {
     app->add_flag("--int8-activations", o.int8_activations,
                   "prompt matmuls of Q4_0/Q8_0 weights quantize activations to int8 (integer dot products; "
                   "`perplexity --kl-divergence` shows what it costs)");
+    addKvTypeOption(app, o.kv_type);
+}
+
+void addKvTypeOption(CLI::App* app, quant::DType& kv_type) {
+    app->add_option_function<std::string>(
+           "--kv-type", [&kv_type](const std::string& name) { kv_type = *quant::dtypeFromName(name); },
+           "KV cache element type: f16, or q8_0 (about half the memory, so twice the tokens in a budget; needs a "
+           "head size that is a multiple of 32)")
+        ->check(CLI::IsMember({"f16", "q8_0"}, CLI::ignore_case))
+        ->option_text("f16|q8_0 (default f16)");
 }
 
 void addSamplingOptions(CLI::App* app, SamplingParams& p) {
@@ -45,16 +55,17 @@ std::unique_ptr<Session> openSession(const ModelOptions& o) {
     {
         ProgressBar bar("loading " + std::filesystem::path(o.model).filename().string());
         s->executor = std::make_unique<Executor>(
-            *s->device, *s->file, ExecutorOptions{.n_ctx = o.ctx, .int8_activations = o.int8_activations},
+            *s->device, *s->file,
+            ExecutorOptions{.n_ctx = o.ctx, .kv_type = o.kv_type, .int8_activations = o.int8_activations},
             [&](uint64_t done, uint64_t total) { bar.update(total ? double(done) / double(total) : 1.0, "weights"); });
         bar.finish();
     }
     s->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto& g = s->executor->graph();
-    std::fprintf(stderr, "%s (%s, %u layers, %.0f MiB of weights) on %s, context %u, loaded in %.2f s\n",
+    std::fprintf(stderr, "%s (%s, %u layers, %.0f MiB of weights) on %s, context %u, KV cache %s, loaded in %.2f s\n",
                  g.config.name.empty() ? o.model.c_str() : g.config.name.c_str(), model::archName(g.config.arch),
                  g.config.n_layer, s->executor->weightBytes() / 1048576.0, s->device->caps().name.c_str(),
-                 s->executor->contextLength(), s->load_seconds);
+                 s->executor->contextLength(), quant::traits(o.kv_type).name, s->load_seconds);
     return s;
 }
 

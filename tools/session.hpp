@@ -20,10 +20,13 @@ struct ModelOptions {
     std::string model;
     std::string device = "auto";
     uint32_t ctx = 0;
-    bool int8_activations = false;  // ExecutorOptions::int8_activations
+    bool int8_activations = false;              // ExecutorOptions::int8_activations
+    quant::DType kv_type = quant::DType::kF16;  // ExecutorOptions::kv_type
 };
 void addModelOptions(CLI::App* app, ModelOptions& options);
 void addSamplingOptions(CLI::App* app, SamplingParams& params);
+// --kv-type f16|q8_0 (also part of addModelOptions).
+void addKvTypeOption(CLI::App* app, quant::DType& kv_type);
 
 struct Session {
     std::unique_ptr<vk::Instance> instance;

@@ -78,6 +78,14 @@ struct SamplingParams {
     static constexpr int32_t kMaxPenaltyLastN = 1 << 20;
 };
 
+// Element type of the KV cache.
+enum class KvType {
+    kF16,   // two bytes per K/V element
+    kQ8_0,  // GGML's q8_0 blocks (32 int8 codes and an f16 scale): 17/32 of the bytes, so
+            // a budget holds about twice the tokens, at about 4e-3 relative error per
+            // element; needs a model whose head size is a multiple of 32
+};
+
 struct EngineOptions {
     std::string model;            // GGUF file
     std::string device = "auto";  // "auto" (the best), an index or a name substring
@@ -95,6 +103,9 @@ struct EngineOptions {
     // Prompt matmuls of Q4_0 / Q8_0 weights on int8 activations (integer dot products):
     // faster where the device accelerates them, about 4e-3 relative error per product.
     bool int8_activations = false;
+    // The KV cache's element type. Construction throws Error(kUnsupported) for kQ8_0 on
+    // a model whose head size is not a multiple of 32.
+    KvType kv_type = KvType::kF16;
     // Weight upload progress, 0..1, during construction.
     std::function<void(double)> progress;
 };

@@ -1,6 +1,7 @@
 #include "runtime/kv/kv_cache.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "common/error.hpp"
 #include "runtime/vk/command.hpp"
@@ -9,7 +10,22 @@
 namespace vki::kv {
 
 uint64_t pageBytesPerLayer(const KvShape& s) {
-    return uint64_t{2} * s.kv_heads * s.page_tokens * s.head_dim * 2;
+    const uint64_t elements = uint64_t{2} * s.kv_heads * s.page_tokens * s.head_dim;  // K and V
+    switch (s.type) {
+        case quant::DType::kF16:
+            return elements * 2;
+        case quant::DType::kQ8_0:
+            if (s.head_dim % 32 != 0) {
+                throw Error(ErrorCode::kUnsupported,
+                            "a q8_0 KV cache needs a head size that is a multiple of 32; "
+                            "this model's is " +
+                                std::to_string(s.head_dim) + ": use an f16 KV cache");
+            }
+            return elements + elements / 32 * 2;  // int8 codes, an f16 scale per 32
+        default:
+            throw Error(ErrorCode::kUnsupported,
+                        std::string("the KV cache holds f16 or q8_0, not ") + quant::traits(s.type).name);
+    }
 }
 
 uint64_t pageBytes(const KvShape& s) {
@@ -139,7 +155,8 @@ std::optional<std::vector<uint32_t>> KvCache::shift(uint32_t slot, uint32_t keep
     Sequence& seq = seqs_[slot];
     const uint32_t P = shape_.page_tokens;
     VKI_ASSERT(keep % P == 0 && drop % P == 0 && drop > 0 && (keep + drop) / P <= seq.pages.size());
-    if (seq.let_go > 0) return std::nullopt;
+    // rope_shift.comp re-rotates f16 K only; a q8_0 cache is computed again instead.
+    if (seq.let_go > 0 || shape_.type != quant::DType::kF16) return std::nullopt;
     const auto first = seq.pages.begin() + (keep + drop) / P;
     const auto shared = static_cast<uint32_t>(
         std::count_if(first, seq.pages.end(), [&](uint32_t page) { return pool_.refs(page) > 1; }));

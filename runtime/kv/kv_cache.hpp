@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "quant/quant.hpp"
 #include "runtime/kv/page_pool.hpp"
 #include "runtime/vk/memory.hpp"
 
@@ -32,9 +33,14 @@ struct KvShape {
     uint32_t kv_heads = 0;
     uint32_t head_dim = 0;
     uint32_t page_tokens = 16;
+    // Element type of K and V: kF16, or kQ8_0 (GGML's blocks of 32 values with an f16
+    // scale, about half the bytes; head_dim must be a multiple of 32).
+    quant::DType type = quant::DType::kF16;
 };
 
-// Bytes of one page in one layer (K and V, f16).
+// Bytes of one page in one layer (K and V; layout in shaders/common/params.h). Throws
+// kUnsupported for an element type the cache cannot hold or a q8_0 cache whose
+// head_dim is not a multiple of 32.
 uint64_t pageBytesPerLayer(const KvShape& shape);
 // Bytes of one page over all layers.
 uint64_t pageBytes(const KvShape& shape);
@@ -50,8 +56,8 @@ class KvCache {
 public:
     // A pool of `pages` pages for `slots` sequences of at most max_tokens each; `seed`
     // names the model in the pages' keys. Throws kOutOfMemory (from the allocator) when
-    // the device cannot hold it, and kUnsupported when one layer's pages exceed the
-    // device's binding range.
+    // the device cannot hold it, and kUnsupported for a shape pageBytesPerLayer rejects
+    // or when one layer's pages exceed the device's binding range.
     KvCache(vk::MemoryAllocator& memory, const KvShape& shape, uint32_t pages, uint32_t slots, uint32_t max_tokens,
             uint64_t seed = 1, const KvWindow& window = {});
 
@@ -99,7 +105,8 @@ public:
     // caller must re-rotate (ops::recordRopeShift by -drop) before the next step; they
     // become private (a shared one is copied first) and are never published, as their
     // K is within rounding of a fresh computation, not equal to it. Nothing when it
-    // cannot: a windowed sequence that let go of pages, or no page left for a copy.
+    // cannot: a q8_0 cache, a windowed sequence that let go of pages, or no page left
+    // for a copy.
     std::optional<std::vector<uint32_t>> shift(uint32_t slot, uint32_t keep, uint32_t drop);
     // Prepares `slot` to go on from position `tokens` (<= capacity) after a rewind:
     // returns `tokens` when the pages that position reads are still held, else

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "quant/quant.hpp"
 #include "runtime/ops/kernel_cache.hpp"
 
 namespace vki::ops {
@@ -46,6 +47,9 @@ struct RopeKvArgs {
     Strided out;  // roped q; offset must be 0
     TokenPlacement tokens;
     vk::BufferRange cache;  // the layer's pages
+    // The cache's elements (kv::KvShape::type): kF16, or kQ8_0 (quantized here, GGML's
+    // rounding; head_dim a multiple of 32). The same in every op on one cache.
+    quant::DType cache_type = quant::DType::kF16;
 };
 void recordRopeKv(OpContext& ctx, vk::CommandBuffer& cmd, const RopeKvArgs& args);
 
@@ -84,6 +88,7 @@ struct AttentionArgs {
     Strided out;  // offset must be 0
     TokenPlacement tokens;
     vk::BufferRange cache;
+    quant::DType cache_type = quant::DType::kF16;
     vk::BufferRange partials;  // attentionPartialFloats floats
 };
 // Two dispatches with a barrier between them.
@@ -96,9 +101,10 @@ struct FlashAttentionTiles {
     uint32_t cols = 0;
     uint32_t threads = 0;
 };
-// The device's tiles. Throws kUnsupported when the device lacks subgroup shuffles or
-// the shared memory for 8 keys of head_dim.
-FlashAttentionTiles flashAttentionTiles(const vk::DeviceCaps& caps, uint32_t head_dim);
+// The device's tiles for a cache of `cache_type` elements. Throws kUnsupported when
+// the device lacks subgroup shuffles or the shared memory for 8 keys of head_dim.
+FlashAttentionTiles flashAttentionTiles(const vk::DeviceCaps& caps, uint32_t head_dim,
+                                        quant::DType cache_type = quant::DType::kF16);
 
 // Prefill attention of a chunk of n tokens: the same result as recordAttention
 // (token c attends to its sequence's cached keys 0..positions[c], which must already
@@ -112,6 +118,7 @@ struct FlashAttentionArgs {
     Strided out;  // offset must be 0
     TokenPlacement tokens;
     vk::BufferRange cache;
+    quant::DType cache_type = quant::DType::kF16;
     // rows 0: flashAttentionTiles. Else threads must be a power of two within the
     // subgroup size that splits head_dim / 2, and the tiles must fit the device.
     FlashAttentionTiles tiles;

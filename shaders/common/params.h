@@ -34,15 +34,24 @@ struct PeakParams {
     float seed;
 };
 
-// The KV cache, as the kernels address it: a layer's buffer holds pages of
-// `page_tokens` tokens; page p holds K then V, each [kv_heads][page_tokens][head_dim]
-// f16. A sequence's row of the page table is a ring: the page of position t is
+// The KV cache, as the kernels address it (common/kv_cache.glsl): a layer's buffer
+// holds pages of `page_tokens` tokens. With f16 elements page p holds K then V, each
+// [kv_heads][page_tokens][head_dim] f16. With q8_0 (GGML's blocks of 32, d * code) it
+// holds, in 32-bit words,
+//     K codes  [kv_heads][page_tokens][head_dim / 4]   four int8 codes per word, element
+//                                                      e of the row in byte e % 4
+//     V codes  likewise
+//     scales   [kv_heads][page_tokens][head_dim / 32]  packHalf2x16(d_k, d_v) per block
+// so every part is word-aligned whatever the head count and page size, and a block's
+// two scales are one store; head_dim must be a multiple of 32. A sequence's row of the
+// page table is a ring: the page of position t is
 // page_table[slot * max_pages + (t / page_tokens) % max_pages]. A row as long as the
 // context never wraps; a sliding-window model's rows hold just the pages a step can
 // read, and a sequence past its window reuses its row's entries for new pages.
 
 // rope_kv.comp: for each token c (position pos[c], sequence slot slot[c]):
-// out[c] = rope(q[c]); rope(k[c]) and v[c] are stored in the cache at pos[c].
+// out[c] = rope(q[c]); rope(k[c]) and v[c] are stored in the cache at pos[c] (as f16,
+// or quantized to q8_0).
 // q[c] starts at float c * q_stride + q_offset of binding Q (k and v likewise).
 struct RopeKvParams {
     uint n;

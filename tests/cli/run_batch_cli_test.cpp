@@ -162,5 +162,30 @@ TEST_F(RunBatchCli, BadFlagsAreRejected) {
     EXPECT_NE(stderrText().find("need -f prompts.txt or --json"), std::string::npos) << stderrText();
 }
 
+// --kv-type q8_0 through the engine (-f) and on a single prompt: both generate and
+// name the cache type on stderr; other types are refused.
+TEST_F(RunBatchCli, KvTypeQ8_0IsUsedAndReported) {
+    const std::string file = writePrompts("prompts.txt", {"Hello world", "The capital of France is"});
+    test::ShellResult r = run("-f " + file + " --parallel 2 --json --kv-type q8_0");
+    ASSERT_EQ(r.exit_code, 0) << r.output << stderrText();
+    std::vector<nlohmann::json> lines;
+    ASSERT_NO_THROW(lines = jsonLines(r.output)) << r.output;
+    ASSERT_EQ(lines.size(), 2u) << r.output;
+    for (const nlohmann::json& j : lines) {
+        EXPECT_NE(j["stop_reason"], "error") << j.dump();
+        EXPECT_FALSE(j["tokens"].empty()) << j.dump();
+    }
+    EXPECT_NE(stderrText().find("KV cache q8_0"), std::string::npos) << stderrText();
+
+    r = run("-p 'Hello' --kv-type q8_0");
+    ASSERT_EQ(r.exit_code, 0) << r.output << stderrText();
+    EXPECT_NE(stderrText().find("KV cache q8_0"), std::string::npos) << stderrText();
+    EXPECT_NE(stderrText().find("MiB q8_0"), std::string::npos) << stderrText();
+
+    r = run("-p 'Hello' --kv-type q4_0");
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(stderrText().find("--kv-type"), std::string::npos) << stderrText();
+}
+
 }  // namespace
 }  // namespace vki

@@ -1,9 +1,11 @@
 // End to end: the Vulkan executor against the CPU reference executor on random-weight
-// models of both architectures in F16, Q8_0, Q4_0 and Q4_K_M. The reference runs the
-// plain (unfused) graph, so fusion, kernels, slabs, the paged cache and the recorded
-// plans are all under test. Logits are compared at every position; greedy tokens are
-// compared for 32 generated tokens, each step fed the Vulkan path's own choice. A
-// sliding-window model runs past its window, wrapping its page-table ring.
+// models of both architectures in F16, Q8_0, Q4_0 and Q4_K_M, with an f16 KV cache,
+// and two of them with a q8_0 KV cache (the reference rounding its cache the same
+// way). The reference runs the plain (unfused) graph, so fusion, kernels, slabs, the
+// paged cache and the recorded plans are all under test. Logits are compared at
+// every position; greedy tokens are compared for 32 generated tokens, each step fed
+// the Vulkan path's own choice. A sliding-window model runs past its window,
+// wrapping its page-table ring.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,6 +27,7 @@ namespace {
 struct Case {
     model::Arch arch;
     const char* recipe;
+    quant::DType kv = quant::DType::kF16;
 };
 
 // Every token's id and logits row.
@@ -65,15 +68,19 @@ double topGap(std::span<const float> x) {
 TEST_P(ExecutorVsReference, LogitsAndGreedyTokensMatch) {
     const auto file = model::GgufFile::open(test::testModel(GetParam().arch, GetParam().recipe));
     const uint32_t n_ctx = 64;
-    Executor gpu(test::device(), file, {.n_ctx = n_ctx});
+    Executor gpu(test::device(), file, {.n_ctx = n_ctx, .kv_type = GetParam().kv});
+    ASSERT_EQ(gpu.kvCache().shape().type, GetParam().kv);
     const graph::Graph plain = graph::buildGraph(file);
-    graph::ReferenceExecutor ref(plain, file, n_ctx);
+    graph::ReferenceExecutor ref(plain, file, n_ctx, GetParam().kv);
     const uint32_t vocab = gpu.vocabSize();
 
     // Logits of both paths agree within a tolerance of the logits' scale: the paths
     // differ only in summation order (fp32 accumulation over k <= 512 products in
     // either) and in the device's exp/cos/sin, so 1e-3 of the largest logit is
-    // generous and still far below the top-2 gaps that decide greedy tokens.
+    // generous and still far below the top-2 gaps that decide greedy tokens. With a
+    // q8_0 cache both quantize the same K/V rows; a code may differ by one where x / d
+    // lies within rounding of a half (K's rotations differ in the last bits), which
+    // moves a score by about 1e-4 of its scale: still well inside 1e-3.
     const double rtol = 1e-3;
     std::vector<uint32_t> history = {1, 450, 4996, 17354, 1701, 29916, 432, 17204, 975, 278, 17366};
     const uint32_t zero = 0;
@@ -142,10 +149,11 @@ void runLogits(Executor& e, std::span<const uint32_t> tokens, uint32_t at, uint3
 TEST_P(ExecutorVsReference, PromptChunksMatch) {
     const auto file = model::GgufFile::open(test::testModel(GetParam().arch, GetParam().recipe));
     const uint32_t n_ctx = 64;
-    Executor gpu(test::device(), file, {.n_ctx = n_ctx});
+    Executor gpu(test::device(), file, {.n_ctx = n_ctx, .kv_type = GetParam().kv});
+    ASSERT_EQ(gpu.kvCache().shape().type, GetParam().kv);
     ASSERT_GE(gpu.maxStepTokens(), 64u);
     const graph::Graph plain = graph::buildGraph(file);
-    graph::ReferenceExecutor ref(plain, file, n_ctx);
+    graph::ReferenceExecutor ref(plain, file, n_ctx, GetParam().kv);
     const uint32_t vocab = gpu.vocabSize();
     const double rtol = 1e-3;  // as in LogitsAndGreedyTokensMatch
     const std::vector<uint32_t> tokens = randomPrompt(53, vocab);
@@ -362,13 +370,33 @@ TEST_F(ExecutorWindow, GeneratorRewindsOnlyWhereTheRingStillHoldsThePages) {
     EXPECT_EQ(c.tokens, fresh(far));
 }
 
+// A q8_0 KV cache takes 17/32 of the f16 cache's bytes for the same pages, so one
+// budget of bytes holds 32/17 times the pages.
+TEST_F(ExecutorPromptSteps, Q8_0KvCacheHoldsAboutTwiceThePages) {
+    const auto file = model::GgufFile::open(test::testModel(model::Arch::kLlama, "q4_k_m"));
+    Executor f16(test::device(), file, {.n_ctx = 64, .buckets = {1}});
+    Executor q8(test::device(), file, {.n_ctx = 64, .kv_type = quant::DType::kQ8_0, .buckets = {1}});
+    EXPECT_EQ(q8.kvCache().pages(), f16.kvCache().pages());
+    EXPECT_EQ(q8.kvCache().bytes() * 32, f16.kvCache().bytes() * 17);
+    const uint64_t budget = f16.kvCache().bytes();
+    Executor q8_budget(test::device(), file,
+                       {.n_ctx = 64, .kv_bytes = budget, .kv_type = quant::DType::kQ8_0, .buckets = {1}});
+    EXPECT_EQ(q8_budget.kvCache().pages(), budget / kv::pageBytes(q8.kvCache().shape()));
+    EXPECT_GE(q8_budget.kvCache().pages() * 17, f16.kvCache().pages() * 32 - 17);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, ExecutorVsReference,
                          ::testing::Values(Case{model::Arch::kLlama, "f16"}, Case{model::Arch::kLlama, "q8_0"},
                                            Case{model::Arch::kLlama, "q4_0"}, Case{model::Arch::kLlama, "q4_k_m"},
                                            Case{model::Arch::kQwen2, "f16"}, Case{model::Arch::kQwen2, "q8_0"},
-                                           Case{model::Arch::kQwen2, "q4_0"}, Case{model::Arch::kQwen2, "q4_k_m"}),
+                                           Case{model::Arch::kQwen2, "q4_0"}, Case{model::Arch::kQwen2, "q4_k_m"},
+                                           Case{model::Arch::kLlama, "q4_k_m", quant::DType::kQ8_0},
+                                           Case{model::Arch::kQwen2, "f16", quant::DType::kQ8_0}),
                          [](const auto& param_info) {
-                             return std::string(model::archName(param_info.param.arch)) + "_" + param_info.param.recipe;
+                             const Case& c = param_info.param;
+                             std::string name = std::string(model::archName(c.arch)) + "_" + c.recipe;
+                             if (c.kv != quant::DType::kF16) name += std::string("_kv_") + quant::traits(c.kv).name;
+                             return name;
                          });
 
 }  // namespace

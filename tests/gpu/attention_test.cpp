@@ -1,17 +1,21 @@
 // RoPE + KV store, split attention and argmax against the CPU reference, on fresh
 // random data, poisoned outputs, a small page size so sequences cross pages, two
 // sequences whose pages interleave in the pool, and chunks smaller than the context
-// so attention really splits.
+// so attention really splits; for an f16 and a q8_0 cache. The re-rotation of cached
+// K by a context shift.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <string>
 
+#include "common/error.hpp"
 #include "graph/reference_ops.hpp"
 #include "quant/quant.hpp"
 #include "runtime/kv/kv_cache.hpp"
 #include "runtime/ops/attention.hpp"
 #include "support/gpu.hpp"
+#include "support/kv_layout.hpp"
 
 namespace vki::test {
 namespace {
@@ -25,7 +29,33 @@ bool isPoison(float x) {
 struct Shape {
     uint32_t q_heads, kv_heads, head_dim;
     bool neox;
+    quant::DType kv = quant::DType::kF16;
 };
+
+// Checks one row of q8_0 blocks the device wrote against the row it was made from
+// (`ref`, whose elements may be off the device's by up to `slack`): each block's
+// scale is fp16(amax / 127) and each code is x / d rounded, to within the rounding
+// of fp16 and of the device's division (1e-3 of a step) and the slack; an all-zero
+// block has scale 0 and codes 0.
+void expectQ8Row(const KvLayerView& view, uint32_t page, uint32_t which, uint32_t h, uint32_t tok,
+                 std::span<const float> ref, float slack) {
+    for (uint32_t b = 0; b < ref.size() / 32; ++b) {
+        float amax = 0.0f;
+        for (uint32_t e = 0; e < 32; ++e) amax = std::max(amax, std::abs(ref[32 * b + e]));
+        const float d = amax / 127.0f;
+        if (d == 0.0f) {
+            ASSERT_EQ(view.scale(page, which, h, tok, b), 0.0f) << "block " << b;
+            for (uint32_t e = 0; e < 32; ++e) ASSERT_EQ(view.code(page, which, h, tok, 32 * b + e), 0);
+            continue;
+        }
+        ASSERT_NEAR(view.scale(page, which, h, tok, b), d, d * 0x1p-11f + slack / 127.0f) << "block " << b;
+        for (uint32_t e = 0; e < 32; ++e) {
+            const int code = view.code(page, which, h, tok, 32 * b + e);
+            ASSERT_LE(std::abs(code), 127);
+            ASSERT_NEAR(float(code), ref[32 * b + e] / d, 0.5f + 1e-3f + slack / d) << "element " << 32 * b + e;
+        }
+    }
+}
 
 class Attention : public GpuTest, public ::testing::WithParamInterface<Shape> {};
 
@@ -42,7 +72,7 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
 
     // Two sequences of 37 and 21 positions; pages of 4 tokens taken in turns.
     const uint32_t max_tokens = 40, lens[2] = {37, 21};
-    kv::KvCache cache(memory(), {1, s.kv_heads, s.head_dim, 4}, 20, 2, max_tokens);
+    kv::KvCache cache(memory(), {1, s.kv_heads, s.head_dim, 4, s.kv}, 20, 2, max_tokens);
     for (uint32_t t = 4; t <= max_tokens; t += 4) {
         for (uint32_t slot = 0; slot < 2; ++slot) cache.reserve(slot, std::min(t, lens[slot]));
     }
@@ -66,14 +96,17 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
                                         cache.maxPages(), 4};
     const ops::HeadShape heads{s.q_heads, s.kv_heads, s.head_dim};
 
-    // Reference cache contents (fp16-rounded), per slot and position.
+    // Reference cache contents (before rounding to the cache's type), per slot and position.
     std::vector<std::vector<float>> ref_k(2, std::vector<float>(size_t{max_tokens} * kv_dim)), ref_v = ref_k;
     for (size_t at = 0; at < all_pos.size(); at += n_max) {
         const uint32_t n = static_cast<uint32_t>(std::min<size_t>(n_max, all_pos.size() - at));
         std::memcpy(positions.mapped(), &all_pos[at], n * 4);
         std::memcpy(slots.mapped(), &all_slot[at], n * 4);
         // q, k, v side by side in one activation row, at offsets (the stacked QKV form).
-        const std::vector<float> qkv = randomFloats(size_t{n} * width);
+        std::vector<float> qkv = randomFloats(size_t{n} * width);
+        // The first token's first 32 V values zero: an all-zero block of kv head 0 in
+        // the q8_0 cases (a zero scale, whose codes must be 0 rather than x * (1 / 0)).
+        if (at == 0) std::fill_n(qkv.begin() + q_dim + kv_dim, 32, 0.0f);
         vk::Buffer qkv_buf = upload(qkv, "qkv");
         vk::Buffer out = poisoned(size_t{n} * q_dim, "q roped");
         runRecorded([&](vk::CommandBuffer& cmd) {
@@ -87,7 +120,8 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
                                .v = {vk::wholeRange(qkv_buf), width, q_dim + kv_dim},
                                .out = {vk::wholeRange(out), q_dim, 0},
                                .tokens = placement,
-                               .cache = vk::wholeRange(cache.layer(0))});
+                               .cache = vk::wholeRange(cache.layer(0)),
+                               .cache_type = s.kv});
         });
         const auto got = download(out, size_t{n} * q_dim);
         for (uint32_t c = 0; c < n; ++c) {
@@ -104,27 +138,36 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
             for (uint32_t i = 0; i < kv_dim; ++i) {
                 const size_t at_ref = size_t{all_pos[at + c]} * kv_dim + i;
                 ref_k[all_slot[at + c]][at_ref] = k[i];
-                ref_v[all_slot[at + c]][at_ref] = graph::ref::roundFp16(qkv[size_t{c} * width + q_dim + kv_dim + i]);
+                ref_v[all_slot[at + c]][at_ref] = qkv[size_t{c} * width + q_dim + kv_dim + i];
             }
         }
     }
-    // The cache, read back through the page tables: K within one fp16 step of the
-    // reference's rotation (the rotations may round to neighbouring halves), V exact.
-    std::vector<uint16_t> raw(cache.layer(0).size() / 2);
-    transfer().download(cache.layer(0), 0, std::as_writable_bytes(std::span(raw)));
+    // The cache, read back through the page tables. f16: K within one fp16 step of
+    // the reference's rotation (the rotations may round to neighbouring halves), V
+    // exact. q8_0: GGML's blocks of the reference's rows (K's rotation off by up to
+    // 2e-5, as q's above). The attention reference reads what the device stored.
+    std::vector<std::byte> raw(cache.layer(0).size());
+    transfer().download(cache.layer(0), 0, std::span(raw));
+    const KvLayerView view(cache.shape(), raw);
     std::vector<std::vector<float>> dev_k = ref_k, dev_v = ref_v;
     for (uint32_t slot = 0; slot < 2; ++slot) {
         for (uint32_t p = 0; p < lens[slot]; ++p) {
+            SCOPED_TRACE("slot " + std::to_string(slot) + " position " + std::to_string(p));
             const uint32_t page = cache.pageTables()[slot * cache.maxPages() + p / 4];
             for (uint32_t h = 0; h < s.kv_heads; ++h) {
+                const size_t row = size_t{p} * kv_dim + h * s.head_dim;
+                if (s.kv == quant::DType::kQ8_0) {
+                    expectQ8Row(view, page, 0, h, p % 4, std::span(ref_k[slot]).subspan(row, s.head_dim), 2e-5f);
+                    expectQ8Row(view, page, 1, h, p % 4, std::span(ref_v[slot]).subspan(row, s.head_dim), 0.0f);
+                }
                 for (uint32_t d = 0; d < s.head_dim; ++d) {
-                    const size_t kidx = ((size_t{page} * 2 * s.kv_heads + h) * 4 + p % 4) * s.head_dim + d;
-                    const size_t vidx = (((size_t{page} * 2 + 1) * s.kv_heads + h) * 4 + p % 4) * s.head_dim + d;
-                    const size_t r = size_t{p} * kv_dim + h * s.head_dim + d;
-                    dev_k[slot][r] = quant::fp16ToFp32(raw[kidx]);
-                    dev_v[slot][r] = quant::fp16ToFp32(raw[vidx]);
-                    ASSERT_NEAR(dev_k[slot][r], ref_k[slot][r], 2e-3f * std::max(1.0f, std::abs(ref_k[slot][r])));
-                    ASSERT_EQ(dev_v[slot][r], ref_v[slot][r]) << "slot " << slot << " position " << p;
+                    const size_t r = row + d;
+                    dev_k[slot][r] = view.value(page, 0, h, p % 4, d);
+                    dev_v[slot][r] = view.value(page, 1, h, p % 4, d);
+                    if (s.kv == quant::DType::kF16) {
+                        ASSERT_NEAR(dev_k[slot][r], ref_k[slot][r], 2e-3f * std::max(1.0f, std::abs(ref_k[slot][r])));
+                        ASSERT_EQ(dev_v[slot][r], graph::ref::roundFp16(ref_v[slot][r]));
+                    }
                 }
             }
         }
@@ -152,6 +195,7 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
                               .out = {vk::wholeRange(out), q_dim, 0},
                               .tokens = placement,
                               .cache = vk::wholeRange(cache.layer(0)),
+                              .cache_type = s.kv,
                               .partials = vk::wholeRange(partials)});
     });
     const auto got = download(out, size_t{n} * q_dim);
@@ -170,11 +214,15 @@ TEST_P(Attention, RopeKvThenAttentionMatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Attention,
                          ::testing::Values(Shape{8, 2, 32, false}, Shape{8, 2, 32, true}, Shape{3, 3, 16, false},
-                                           Shape{2, 1, 128, true}),
+                                           Shape{2, 1, 128, true}, Shape{8, 2, 32, false, quant::DType::kQ8_0},
+                                           Shape{8, 2, 32, true, quant::DType::kQ8_0},
+                                           Shape{3, 3, 64, false, quant::DType::kQ8_0},
+                                           Shape{2, 1, 128, true, quant::DType::kQ8_0}),
                          [](const auto& param_info) {
                              const Shape& s = param_info.param;
                              return std::to_string(s.q_heads) + "q" + std::to_string(s.kv_heads) + "kv" +
-                                    std::to_string(s.head_dim) + (s.neox ? "_neox" : "_normal");
+                                    std::to_string(s.head_dim) + (s.neox ? "_neox_" : "_normal_") +
+                                    quant::traits(s.kv).name;
                          });
 
 class RopeShift : public GpuTest, public ::testing::WithParamInterface<bool> {};
@@ -240,6 +288,37 @@ TEST_P(RopeShift, RotatesTheListedPagesKOnly) {
 
 INSTANTIATE_TEST_SUITE_P(Pairs, RopeShift, ::testing::Bool(),
                          [](const auto& param_info) { return std::string(param_info.param ? "neox" : "normal"); });
+
+// A q8_0 cache takes 17/32 of an f16 cache's bytes, and refuses head sizes its
+// blocks of 32 do not divide, naming the size.
+TEST(KvShape, Q8_0PagesAndHeadSize) {
+    const kv::KvShape f16{4, 2, 64, 16};
+    kv::KvShape q8 = f16;
+    q8.type = quant::DType::kQ8_0;
+    EXPECT_EQ(kv::pageBytesPerLayer(f16), 2u * 2 * 16 * 64 * 2);
+    EXPECT_EQ(kv::pageBytesPerLayer(q8) * 32, kv::pageBytesPerLayer(f16) * 17);
+    EXPECT_EQ(kv::pageBytes(q8), kv::pageBytesPerLayer(q8) * 4);
+    q8.head_dim = 80;
+    try {
+        kv::pageBytesPerLayer(q8);
+        FAIL() << "a q8_0 cache of head size 80 was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+        EXPECT_NE(std::string(e.what()).find("80"), std::string::npos) << e.what();
+    }
+}
+
+class KvCacheQ8 : public GpuTest {};
+
+TEST_F(KvCacheQ8, RefusesHeadSizeNotMultipleOf32) {
+    try {
+        kv::KvCache cache(memory(), {1, 2, 48, 16, quant::DType::kQ8_0}, 4, 1, 64);
+        FAIL() << "a q8_0 cache of head size 48 was created";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+        EXPECT_NE(std::string(e.what()).find("48"), std::string::npos) << e.what();
+    }
+}
 
 class ArgMax : public GpuTest {};
 

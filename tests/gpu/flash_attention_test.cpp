@@ -4,7 +4,8 @@
 // token and a guard tail, pages of 4 tokens taken in turns by two sequences so their
 // page ids interleave, chunks continuing after cached positions, tiles mixing
 // sequences and tokens out of position order, and sliding windows over page-table
-// rings that have wrapped (the pages before a window let go and their entries reused).
+// rings that have wrapped (the pages before a window let go and their entries
+// reused); each case over an f16 and a q8_0 cache.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -13,12 +14,14 @@
 #include <numeric>
 #include <ostream>
 #include <string>
+#include <tuple>
 
 #include "graph/reference_ops.hpp"
 #include "quant/quant.hpp"
 #include "runtime/kv/kv_cache.hpp"
 #include "runtime/ops/attention.hpp"
 #include "support/gpu.hpp"
+#include "support/kv_layout.hpp"
 
 namespace vki::test {
 namespace {
@@ -51,17 +54,19 @@ constexpr uint32_t kOutGap = 3;  // poisoned floats after each token's output
 constexpr size_t kGuard = 61;    // poisoned floats after the output
 
 // Both kernels and the reference compute softmax and sums in fp32 over the same
-// fp16 keys and values, in different orders and with the device's exp (Vulkan allows
-// 3 + 2|x| ulp; the scores here stay within |x| < 25). Each output is a convex
-// combination of values in [-1, 1] over <= 140 keys: lavapipe stays below 4e-7, and
-// 2e-5 covers a GPU's coarser exp (about 5e-6 relative at |x| = 25) plus the
-// reordered sums.
+// keys and values (fp16, or q8_0 code * scale, exact in fp32; the kernels apply a
+// block's scale to its partial dot), in different orders and with the device's exp
+// (Vulkan allows 3 + 2|x| ulp; the scores here stay within |x| < 25). Each output is
+// a convex combination of values in [-1, 1] over <= 140 keys: lavapipe stays below
+// 4e-7, and 2e-5 covers a GPU's coarser exp (about 5e-6 relative at |x| = 25) plus
+// the reordered sums.
 constexpr float kTolerance = 2e-5f;
 
-class FlashAttention : public GpuTest, public ::testing::WithParamInterface<Case> {};
+class FlashAttention : public GpuTest, public ::testing::WithParamInterface<std::tuple<Case, quant::DType>> {};
 
 TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
-    const Case cs = GetParam();
+    const Case cs = std::get<0>(GetParam());
+    const quant::DType kv_type = std::get<1>(GetParam());
     graph::AttentionConfig a;
     a.n_head = cs.q_heads;
     a.n_head_kv = cs.kv_heads;
@@ -96,7 +101,7 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
     // Pages of 4 tokens reserved in turns; every word of the pool random. With a
     // window each sequence keeps the pages a step of the chunk's size can read.
     a.window = cs.window;
-    const kv::KvShape shape{1, cs.kv_heads, cs.head_dim, kPageTokens};
+    const kv::KvShape shape{1, cs.kv_heads, cs.head_dim, kPageTokens, kv_type};
     const kv::KvWindow window{cs.window, cs.n};
     const uint32_t page_count = 2 * kv::KvCache::sequencePages(shape, max_len, window) + 1;
     kv::KvCache cache(memory(), shape, page_count, 2, max_len, 1, window);
@@ -108,10 +113,9 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
     if (cs.window) {
         ASSERT_LT(cache.maxPages() * kPageTokens, max_len) << "the case should wrap the ring";
     }
-    std::vector<uint16_t> raw(cache.layer(0).size() / 2);
-    const std::vector<float> pool = randomFloats(raw.size());
-    std::transform(pool.begin(), pool.end(), raw.begin(), quant::fp32ToFp16);
-    transfer().upload(cache.layer(0), 0, std::as_bytes(std::span(raw)));
+    const std::vector<std::byte> raw = randomKvLayer(cache.shape(), cache.layer(0).size(), rng_);
+    transfer().upload(cache.layer(0), 0, std::span(raw));
+    const KvLayerView view(cache.shape(), raw);
 
     // Each sequence's keys and values [position][kv_dim], read through its page table
     // (positions before a window hold what their ring entry holds now, and are masked).
@@ -123,11 +127,8 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
             const uint32_t page = cache.pageTables()[s * cache.maxPages() + (p / kPageTokens) % cache.maxPages()];
             for (uint32_t h = 0; h < cs.kv_heads; ++h) {
                 for (uint32_t d = 0; d < cs.head_dim; ++d) {
-                    const size_t k_at =
-                        ((size_t{page} * 2 * cs.kv_heads + h) * kPageTokens + p % kPageTokens) * cs.head_dim + d;
-                    const size_t v_at = k_at + size_t{cs.kv_heads} * kPageTokens * cs.head_dim;
-                    keys[s][size_t{p} * kv_dim + h * cs.head_dim + d] = quant::fp16ToFp32(raw[k_at]);
-                    values[s][size_t{p} * kv_dim + h * cs.head_dim + d] = quant::fp16ToFp32(raw[v_at]);
+                    keys[s][size_t{p} * kv_dim + h * cs.head_dim + d] = view.value(page, 0, h, p % kPageTokens, d);
+                    values[s][size_t{p} * kv_dim + h * cs.head_dim + d] = view.value(page, 1, h, p % kPageTokens, d);
                 }
             }
         }
@@ -163,6 +164,7 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
                                        .out = {vk::wholeRange(outs[i]), out_stride, 0},
                                        .tokens = placement,
                                        .cache = vk::wholeRange(cache.layer(0)),
+                                       .cache_type = kv_type,
                                        .tiles = kTiles[i]});
         }
         ops::recordAttention(ctx(), cmd,
@@ -174,6 +176,7 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
                               .out = {vk::wholeRange(decode_out), q_dim, 0},
                               .tokens = placement,
                               .cache = vk::wholeRange(cache.layer(0)),
+                              .cache_type = kv_type,
                               .partials = vk::wholeRange(partials)});
     });
     const auto decoded = download(decode_out, size_t{cs.n} * q_dim);
@@ -203,19 +206,24 @@ TEST_P(FlashAttention, MatchesReferenceAndDecodeKernel) {
 
 INSTANTIATE_TEST_SUITE_P(
     Chunks, FlashAttention,
-    ::testing::Values(Case{"n1", 8, 2, 64, 1, 0, Placement::kOne}, Case{"n17", 8, 2, 32, 17, 0, Placement::kOne},
-                      Case{"n64", 8, 2, 128, 64, 0, Placement::kOne},
-                      Case{"n100_mha", 4, 4, 64, 100, 0, Placement::kOne},
-                      Case{"n100_gqa", 8, 2, 128, 100, 0, Placement::kOne},
-                      Case{"n1_after37", 8, 2, 128, 1, 37, Placement::kOne},
-                      Case{"n64_after37", 8, 2, 64, 64, 37, Placement::kOne},
-                      Case{"interleaved_after37", 8, 2, 64, 40, 37, Placement::kInterleaved},
-                      Case{"halves_after9", 8, 2, 32, 100, 9, Placement::kHalves},
-                      Case{"shuffled_after21", 8, 2, 128, 64, 21, Placement::kShuffled},
-                      Case{"window13_n64_after37", 8, 2, 64, 64, 37, Placement::kOne, 13},
-                      Case{"window7_halves_after60", 8, 2, 32, 40, 60, Placement::kHalves, 7},
-                      Case{"window30_shuffled_after70", 8, 2, 64, 48, 70, Placement::kShuffled, 30}),
-    [](const auto& param_info) { return std::string(param_info.param.name); });
+    ::testing::Combine(::testing::Values(Case{"n1", 8, 2, 64, 1, 0, Placement::kOne},
+                                         Case{"n17", 8, 2, 32, 17, 0, Placement::kOne},
+                                         Case{"n64", 8, 2, 128, 64, 0, Placement::kOne},
+                                         Case{"n100_mha", 4, 4, 64, 100, 0, Placement::kOne},
+                                         Case{"n100_gqa", 8, 2, 128, 100, 0, Placement::kOne},
+                                         Case{"n1_after37", 8, 2, 128, 1, 37, Placement::kOne},
+                                         Case{"n64_after37", 8, 2, 64, 64, 37, Placement::kOne},
+                                         Case{"interleaved_after37", 8, 2, 64, 40, 37, Placement::kInterleaved},
+                                         Case{"halves_after9", 8, 2, 32, 100, 9, Placement::kHalves},
+                                         Case{"shuffled_after21", 8, 2, 128, 64, 21, Placement::kShuffled},
+                                         Case{"window13_n64_after37", 8, 2, 64, 64, 37, Placement::kOne, 13},
+                                         Case{"window7_halves_after60", 8, 2, 32, 40, 60, Placement::kHalves, 7},
+                                         Case{"window30_shuffled_after70", 8, 2, 64, 48, 70, Placement::kShuffled, 30}),
+                       ::testing::Values(quant::DType::kF16, quant::DType::kQ8_0)),
+    [](const auto& param_info) {
+        return std::string(std::get<0>(param_info.param).name) + "_" +
+               quant::traits(std::get<1>(param_info.param)).name;
+    });
 
 }  // namespace
 }  // namespace vki::test
