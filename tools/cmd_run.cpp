@@ -39,6 +39,7 @@ struct RunOptions {
     GenerateOptions gen;
     uint32_t logits_top_k = 10;
     uint32_t parallel = 4;
+    uint32_t samples = 1;
     uint64_t kv_budget_mib = 0;
     double kv_fraction = 0;
     bool no_bos = false, quiet = false, json = false, no_prefix_cache = false;
@@ -206,9 +207,11 @@ private:
     bool shown_ = false;
 };
 
-void printCompletion(const RunOptions& o, size_t index, size_t total, const std::string& prompt, const Completion& c) {
+void printCompletion(const RunOptions& o, size_t index, size_t total, uint32_t sample, const std::string& prompt,
+                     const Completion& c) {
     if (o.json) {
         nlohmann::ordered_json j = {{"index", index},
+                                    {"sample", sample},
                                     {"prompt", prompt},
                                     {"prompt_tokens", c.prompt_tokens},
                                     {"cached_tokens", c.cached_tokens},
@@ -223,12 +226,13 @@ void printCompletion(const RunOptions& o, size_t index, size_t total, const std:
         const std::string line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
         std::fprintf(stdout, "%s\n", line.c_str());
     } else {
-        std::fprintf(stdout, "=== prompt %zu/%zu ===\n%s\n", index + 1, total, prompt.c_str());
+        if (sample == 0) std::fprintf(stdout, "=== prompt %zu/%zu ===\n%s\n", index + 1, total, prompt.c_str());
+        const std::string which = o.samples > 1 ? " sample " + std::to_string(sample + 1) : "";
         if (c.stop_reason == "error") {
-            std::fprintf(stdout, "=== output %zu/%zu: error (see stderr) ===\n\n", index + 1, total);
+            std::fprintf(stdout, "=== output %zu/%zu%s: error (see stderr) ===\n\n", index + 1, total, which.c_str());
         } else {
-            std::fprintf(stdout, "=== output %zu/%zu: %zu tokens, stop: %s ===\n%s\n\n", index + 1, total,
-                         c.tokens.size(), c.stop_reason.c_str(), c.text.c_str());
+            std::fprintf(stdout, "=== output %zu/%zu%s: %zu tokens, stop: %s ===\n%s\n\n", index + 1, total,
+                         which.c_str(), c.tokens.size(), c.stop_reason.c_str(), c.text.c_str());
         }
     }
     std::fflush(stdout);
@@ -246,7 +250,7 @@ int runEngine(const RunOptions& o, std::vector<EnginePrompt> prompts, uint32_t p
         }
     }
     const auto start = Clock::now();
-    std::vector<uint64_t> ids;
+    std::vector<std::vector<uint64_t>> ids;  // per prompt, per sample
     for (EnginePrompt& p : prompts) {
         GenerationRequest r;
         if (p.as_ids)
@@ -258,20 +262,30 @@ int runEngine(const RunOptions& o, std::vector<EnginePrompt> prompts, uint32_t p
         r.stop = o.gen.stop;
         r.stop_at_eog = o.gen.stop_at_eog;
         r.context_shift = o.gen.context_shift;
-        ids.push_back(engine->submit(std::move(r)));
+        // More samples fork the first: they share its prompt's KV pages, each with its own seed.
+        GenerationRequest fork = r;
+        fork.tokens.clear();
+        fork.prompt.clear();
+        ids.push_back({engine->submit(std::move(r))});
+        for (uint32_t k = 1; k < o.samples; ++k) {
+            fork.sampling.seed = o.gen.sampling.seed + k;
+            ids.back().push_back(engine->fork(ids.back()[0], fork));
+        }
         if (p.text.empty()) p.text = engine->detokenize(p.ids);  // --tokens: the prompt as text
     }
     BatchProgress progress(prompts.size(), o.quiet || prompts.size() == 1);
     uint64_t generated = 0;
     size_t errors = 0;
     for (size_t i = 0; i < prompts.size(); ++i) {
-        const Completion c = engine->wait(ids[i]);
-        generated += c.tokens.size();
-        progress.clear();
-        printCompletion(o, i, prompts.size(), prompts[i].text, c);
-        if (c.stop_reason == "error") {
-            ++errors;
-            if (!o.json) std::fprintf(stderr, "vkinfer: error: prompt %zu: %s\n", i + 1, c.error.c_str());
+        for (uint32_t k = 0; k < o.samples; ++k) {
+            const Completion c = engine->wait(ids[i][k]);
+            generated += c.tokens.size();
+            progress.clear();
+            printCompletion(o, i, prompts.size(), k, prompts[i].text, c);
+            if (c.stop_reason == "error") {
+                ++errors;
+                if (!o.json) std::fprintf(stderr, "vkinfer: error: prompt %zu: %s\n", i + 1, c.error.c_str());
+            }
         }
         progress.show(i + 1);
     }
@@ -318,6 +332,10 @@ Subcommand addRunCommand(CLI::App& app) {
         sub->add_flag("--context-shift", o->gen.context_shift,
                       "with -f or --json: at the context's end keep the first KV page, drop the oldest half of the "
                       "rest and go on (otherwise generation stops there)");
+    auto* samples = sub->add_option("--samples", o->samples,
+                                    "samples of each prompt (seeds --seed, --seed + 1, ...): the first computes the "
+                                    "prompt, the others fork it and share its KV pages")
+                        ->capture_default_str();
     auto* json = sub->add_flag("--json", o->json,
                                "one JSON object per prompt on stdout (JSON Lines): ids, text, stop reason, timings");
     sub->add_option("-n,--n-predict", o->gen.max_tokens, "tokens to generate at most")->capture_default_str();
@@ -331,19 +349,20 @@ Subcommand addRunCommand(CLI::App& app) {
     logits_out->excludes(file)->excludes(json);
     sub->add_option("--logits-top-k", o->logits_top_k, "logits per position in --logits-out")->capture_default_str();
     sub->add_flag("-q,--quiet", o->quiet, "print only the generated text (with -f: no progress or summary)");
-    return {sub, [o, prompt, tokens, file, parallel, kv_budget, kv_fraction, no_prefix_cache, context_shift] {
+    return {sub, [o, prompt, tokens, file, parallel, kv_budget, kv_fraction, no_prefix_cache, context_shift, samples] {
                 if (o->parallel == 0) throw Error(ErrorCode::kInvalidArgument, "--parallel must be at least 1");
+                if (o->samples == 0) throw Error(ErrorCode::kInvalidArgument, "--samples must be at least 1");
                 if (prompt->count() == 0 && tokens->count() == 0 && file->count() == 0) {
                     throw Error(ErrorCode::kInvalidArgument,
                                 "give a prompt: -p \"text\", --tokens 1,2,3 or -f prompts.txt");
                 }
-                const bool engine = file->count() > 0 || o->json;
+                const bool engine = file->count() > 0 || o->json || o->samples > 1;
                 if (!engine) {
                     if (parallel->count() || kv_budget->count() || kv_fraction->count() || no_prefix_cache->count() ||
                         context_shift->count()) {
                         throw Error(ErrorCode::kInvalidArgument,
                                     "--parallel, --kv-budget, --kv-fraction, --no-prefix-cache and --context-shift "
-                                    "need -f prompts.txt or --json");
+                                    "need -f prompts.txt, --json or --samples");
                     }
                     return runStreaming(*o, tokens->count() > 0);
                 }
@@ -356,8 +375,9 @@ Subcommand addRunCommand(CLI::App& app) {
                     prompts.push_back({.ids = parseIds(o->tokens), .as_ids = true});
                 else
                     prompts.push_back({.text = o->prompt});
-                // A single prompt takes the same path as a file, so the objects have one shape.
-                return runEngine(*o, std::move(prompts), 1);
+                // A single prompt takes the same path as a file, so the objects have one shape;
+                // its samples run at once.
+                return runEngine(*o, std::move(prompts), parallel->count() ? o->parallel : o->samples);
             }};
 }
 

@@ -58,6 +58,32 @@ std::vector<nlohmann::json> jsonLines(const std::string& text) {
     return out;
 }
 
+// --samples 3: the first sample computes the prompt, two forks share its KV pages;
+// each sample's seed is --seed + k, so the samples are what three runs with those
+// seeds give, and sampling at temperature 1 makes them differ.
+TEST_F(RunBatchCli, SamplesForkThePromptAndFollowTheirSeeds) {
+    const std::string prompt = "Once upon a time in a land far away";
+    auto sampled = [&](const std::string& args) {
+        return test::runShell(kCli + " run -m " + model_ + " --ctx 128 -p \"" + prompt +
+                              "\" --temp 1 --top-k 40 -n 6 --json " + args + " 2>" + dir_ + "/err.txt");
+    };
+    const test::ShellResult r = sampled("--seed 7 --samples 3");
+    ASSERT_EQ(r.exit_code, 0) << r.output << stderrText();
+    std::vector<nlohmann::json> lines;
+    ASSERT_NO_THROW(lines = jsonLines(r.output)) << r.output;
+    ASSERT_EQ(lines.size(), 3u) << r.output;
+    for (uint32_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(lines[k]["index"], 0);
+        EXPECT_EQ(lines[k]["sample"], k);
+        const test::ShellResult alone = sampled("--seed " + std::to_string(7 + k));
+        ASSERT_EQ(alone.exit_code, 0) << alone.output << stderrText();
+        EXPECT_EQ(lines[k]["tokens"], jsonLines(alone.output)[0]["tokens"]) << "sample " << k;
+    }
+    const int prompt_tokens = lines[0]["prompt_tokens"].get<int>();
+    EXPECT_EQ(lines[1]["cached_tokens"].get<int>(), prompt_tokens - 1) << "a fork computes only the last prompt token";
+    EXPECT_NE(lines[0]["tokens"], lines[1]["tokens"]);
+}
+
 TEST_F(RunBatchCli, FileGivesJsonLinesInOrderWithTheTokensOfASinglePrompt) {
     const std::vector<std::string> prompts = {"Hello world", "The capital of France is", "Once upon a time",
                                               "One two three four", "The quick brown fox"};
@@ -159,7 +185,7 @@ TEST_F(RunBatchCli, BadFlagsAreRejected) {
 
     r = run("-p 'Hello' --parallel 2");
     EXPECT_NE(r.exit_code, 0);
-    EXPECT_NE(stderrText().find("need -f prompts.txt or --json"), std::string::npos) << stderrText();
+    EXPECT_NE(stderrText().find("need -f prompts.txt, --json or --samples"), std::string::npos) << stderrText();
 }
 
 // --kv-type q8_0 through the engine (-f) and on a single prompt: both generate and
