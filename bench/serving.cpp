@@ -2,7 +2,7 @@
 // KV cache) delivers to many requests at once, and what a cached shared prefix saves.
 //   vkinfer_bench_serving -m model.gguf [--device D] [--concurrency 1,4,16,64] [-n 64]
 //                         [--prompt-tokens 32] [--prefix-tokens 1000] [--ctx N]
-//                         [--kv-budget MiB] [--json]
+//                         [--kv-budget MiB] [--samples 4] [--json]
 // 1. Throughput: for each concurrency C a fresh Engine with parallel = C (nothing cached
 //    and no plan warmed by another C's run), one short warm-up request, then C requests
 //    submitted at once, each a different random prompt, each generating exactly n tokens
@@ -12,6 +12,10 @@
 //    of a random prefix and a short suffix when nothing of it is cached (cold), then of
 //    the same prefix with another suffix once the first has finished (cached); after
 //    the same pair on another prefix as the warm-up.
+// 3. Samples: S samples (temperature 0.8, seeds 1..S) of one prompt of --prefix-tokens
+//    ids, n tokens each, on a fresh Engine (parallel = S): submitted as S independent
+//    requests, then as one request and S - 1 forks of it (Engine::fork), which share
+//    its prompt's KV pages; positions computed and wall clock of each.
 // Times are taken on the calling side: from Engine::submit to the first on_token call
 // and to wait()'s return. The engine's own Completion times are reported beside them.
 #include <algorithm>
@@ -55,6 +59,7 @@ struct Options {
     uint32_t prefix_tokens = 1000;  // 0: skip the prefix-cache measurement
     uint32_t ctx = 0;               // 0: what each measurement needs
     uint64_t kv_budget_mib = 0;     // 0: the engine's default (every slot's full context)
+    uint32_t samples = 4;           // 0: skip the samples measurement
     uint64_t seed = 1;
     bool json = false;
 };
@@ -105,10 +110,14 @@ struct BatchRun {
     double wall = 0;  // the first submit() to the last wait()'s return
 };
 
-// Submits every prompt at once (greedy, max_tokens each, end-of-generation ignored)
-// and waits for all. Fails when a request ends in an error or short of max_tokens.
+// How runRequests submits: greedy requests of their own, or samples of one prompt
+// (temperature 0.8, request i seeded i + 1), independent or forked from the first.
+enum class Submit { kGreedy, kSamples, kForkedSamples };
+
+// Submits every prompt at once (max_tokens each, end-of-generation ignored) and waits
+// for all. Fails when a request ends in an error or short of max_tokens.
 BatchRun runRequests(Engine& engine, const std::vector<std::vector<uint32_t>>& prompts, uint32_t max_tokens,
-                     tools::ProgressBar* bar) {
+                     tools::ProgressBar* bar, Submit how = Submit::kGreedy) {
     struct Watch {
         Clock::time_point submitted, first;
         uint32_t tokens = 0;
@@ -126,7 +135,8 @@ BatchRun runRequests(Engine& engine, const std::vector<std::vector<uint32_t>>& p
         GenerationRequest r;
         r.tokens = prompts[i];
         r.max_tokens = max_tokens;
-        r.sampling.temperature = 0.0f;
+        r.sampling.temperature = how == Submit::kGreedy ? 0.0f : 0.8f;
+        r.sampling.seed = i + 1;
         r.stop_at_eog = false;
         Watch* w = &watches[i];
         r.on_token = [w, bar, expected, &generated, &last_update](uint32_t) {
@@ -141,7 +151,12 @@ BatchRun runRequests(Engine& engine, const std::vector<std::vector<uint32_t>>& p
             }
         };
         w->submitted = Clock::now();
-        ids.push_back(engine.submit(std::move(r)));
+        if (how == Submit::kForkedSamples && i > 0) {
+            r.tokens.clear();
+            ids.push_back(engine.fork(ids[0], std::move(r)));
+        } else {
+            ids.push_back(engine.submit(std::move(r)));
+        }
     }
     BatchRun run;
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -292,11 +307,51 @@ PrefixResult measurePrefix(const Options& o, PromptMaker& prompts) {
     return r;
 }
 
+struct SamplesRow {
+    double wall = 0;
+    double ttft_mean = 0;
+    EngineStats stats;  // of these requests alone
+};
+
+struct SamplesResult {
+    uint32_t samples = 0, prompt_tokens = 0;
+    SamplesRow independent, forked;
+};
+
+SamplesResult measureSamples(const Options& o, PromptMaker& prompts) {
+    const uint32_t context = o.ctx ? o.ctx : o.prefix_tokens + o.n + 1;
+    std::fprintf(stderr, "samples: opening an engine (parallel %u, context %u)\n", o.samples, context);
+    auto engine = openEngine(o, o.samples, context);
+    if (uint64_t{o.prefix_tokens} + o.n > engine->contextLength()) {
+        throw Error(ErrorCode::kInvalidArgument, std::to_string(o.prefix_tokens) + " prompt + " + std::to_string(o.n) +
+                                                     " generated tokens do not fit the context "
+                                                     "(lower --prefix-tokens or -n, or raise --ctx)");
+    }
+    warmUp(*engine, prompts, std::min(kWarmupPromptTokens, o.prefix_tokens), kWarmupTokens);
+    SamplesResult r;
+    r.samples = o.samples;
+    r.prompt_tokens = o.prefix_tokens;
+    for (const auto& [how, row] :
+         {std::pair{Submit::kSamples, &r.independent}, std::pair{Submit::kForkedSamples, &r.forked}}) {
+        // A new prompt each time: the prefix cache holds the first one's pages.
+        const std::vector<std::vector<uint32_t>> batch(o.samples, prompts.prompt(o.prefix_tokens));
+        std::fprintf(stderr, "samples: %u of a %u-token prompt, %s\n", o.samples, o.prefix_tokens,
+                     how == Submit::kSamples ? "independent requests" : "forks of the first");
+        const EngineStats before = engine->stats();
+        const BatchRun run = runRequests(*engine, batch, o.n, nullptr, how);
+        row->wall = run.wall;
+        row->stats = statsSince(before, engine->stats());
+        for (const Timed& t : run.requests) row->ttft_mean += t.ttft / o.samples;
+    }
+    return r;
+}
+
 struct Report {
     std::string model_path, model_name, device;
     Options options;
     std::vector<ThroughputRow> rows;
     std::optional<PrefixResult> prefix;
+    std::optional<SamplesResult> samples;
 };
 
 json timedJson(const Timed& t) {
@@ -351,6 +406,20 @@ json toJson(const Report& r) {
                        {"cached", timedJson(p.cached)},
                        {"ttft_ratio", p.cached.ttft / p.cold.ttft}};
     }
+    if (r.samples) {
+        const SamplesResult& m = *r.samples;
+        auto rowJson = [](const SamplesRow& row) {
+            return json{{"wall_s", row.wall},
+                        {"ttft_mean_s", row.ttft_mean},
+                        {"computed_tokens", row.stats.computed_tokens},
+                        {"steps", row.stats.steps}};
+        };
+        j["samples"] = {{"samples", m.samples},
+                        {"prompt_tokens", m.prompt_tokens},
+                        {"independent", rowJson(m.independent)},
+                        {"forked", rowJson(m.forked)},
+                        {"wall_ratio", m.forked.wall / m.independent.wall}};
+    }
     return j;
 }
 
@@ -395,6 +464,17 @@ void printTable(const Report& r) {
         std::printf("  cached / cold TTFT: %.1f%% (target <= 15%%: %s)\n", 100 * ratio,
                     ratio <= 0.15 ? "met" : "NOT met");
     }
+    if (r.samples) {
+        const SamplesResult& m = *r.samples;
+        std::printf("\nsamples: %u samples of one %u-id prompt, %u tokens each (temperature 0.8), parallel %u\n",
+                    m.samples, m.prompt_tokens, o.n, m.samples);
+        for (const auto& [name, row] : {std::pair{"independent", &m.independent}, std::pair{"forked", &m.forked}}) {
+            std::printf("  %-11s wall %8.2f s, TTFT %8.1f ms (mean), %llu positions computed in %llu steps\n", name,
+                        row->wall, row->ttft_mean * 1e3, (unsigned long long)row->stats.computed_tokens,
+                        (unsigned long long)row->stats.steps);
+        }
+        std::printf("  forked / independent wall clock: %.1f%%\n", 100 * m.forked.wall / m.independent.wall);
+    }
     std::fflush(stdout);
 }
 
@@ -407,6 +487,7 @@ int run(const Options& o) {
     for (uint32_t c : o.concurrency)
         report.rows.push_back(measureThroughput(o, c, prompts, report.device, report.model_name));
     if (o.prefix_tokens > 0) report.prefix = measurePrefix(o, prompts);
+    if (o.prefix_tokens > 0 && o.samples > 1) report.samples = measureSamples(o, prompts);
     if (o.json)
         std::printf("%s\n", toJson(report).dump(2).c_str());
     else
@@ -440,6 +521,10 @@ int main(int argc, char** argv) {
                    "context per sequence (default: prompt + n for the throughput runs, prefix + 80 for the prefix "
                    "run)");
     app.add_option("--kv-budget", o.kv_budget_mib, "KV page pool in MiB (default: every sequence's full context)");
+    app.add_option("--samples", o.samples,
+                   "samples of one --prefix-tokens prompt, independent and forked; 0 or 1 skips it")
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 256u));
     app.add_option("--seed", o.seed, "seed of the random prompt ids")->capture_default_str();
     app.add_flag("--json", o.json, "print the results as one JSON object instead of the table");
     CLI11_PARSE(app, argc, argv);
