@@ -180,6 +180,8 @@ void BatchAssembler::admit() {
         uint32_t hit = 0;
         if (seq.fork_of) {
             const Sequence* from = pending(seq.fork_of);
+            // After a context shift its positions no longer hold the shared prompt.
+            if (from && from->result.context_shifts != 0) from = nullptr;
             const uint32_t share = std::min(seq.fork_at, static_cast<uint32_t>(known.size()) - 1);
             if (from && (from->slot == kNoSlot || from->computed < share)) {
                 ++i;

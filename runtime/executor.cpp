@@ -588,13 +588,16 @@ kv::KvCache& Executor::kvCache() {
 
 bool Executor::shiftKv(uint32_t slot, uint32_t keep, uint32_t drop) {
     Impl& m = *impl_;
+    // What the re-rotation needs is allocated before the cache's books change.
+    const uint32_t layers = m.graph.config.n_layer;
+    vk::Buffer pages =
+        m.memory.createBuffer(uint64_t{m.kv->maxPages()} * sizeof(uint32_t), vk::MemoryKind::kUpload, "shifted pages");
+    vk::DescriptorArena arena(m.device, layers, 3 * layers);
     const std::optional<std::vector<uint32_t>> moved = m.kv->shift(slot, keep, drop);
     if (!moved) return false;
     if (moved->empty()) return true;
-    const uint32_t n = static_cast<uint32_t>(moved->size()), layers = m.graph.config.n_layer;
-    vk::Buffer pages = m.memory.createBuffer(n * sizeof(uint32_t), vk::MemoryKind::kUpload, "shifted pages");
+    const uint32_t n = static_cast<uint32_t>(moved->size());
     std::memcpy(pages.mapped(), moved->data(), n * sizeof(uint32_t));
-    vk::DescriptorArena arena(m.device, layers, 3 * layers);
     ops::OpContext ctx{m.device, m.kernels, arena};
     const graph::AttentionConfig& a = m.graph.attention;
     vk::CommandBuffer cmd(m.device, vk::QueueKind::kCompute);

@@ -118,7 +118,7 @@ uint32_t KvCache::fork(uint32_t from, uint32_t to, uint32_t tokens) {
     VKI_ASSERT_MSG(dst.pages.empty(), "fork into a slot that holds pages");
     const uint32_t P = shape_.page_tokens, full = tokens / P;
     const bool partial = tokens % P != 0;
-    if (tokens == 0 || src.let_go > 0 || (partial && availablePages() == 0)) return 0;
+    if (tokens == 0 || src.let_go > 0 || src.shifted || (partial && availablePages() == 0)) return 0;
     for (uint32_t i = 0; i < full; ++i) {
         pool_.retain(src.pages[i]);
         dst.pages.push_back(src.pages[i]);
@@ -126,9 +126,14 @@ uint32_t KvCache::fork(uint32_t from, uint32_t to, uint32_t tokens) {
     if (partial) {
         const std::optional<uint32_t> page = pool_.allocate();
         VKI_ASSERT(page.has_value());
-        const std::pair<uint32_t, uint32_t> copy{src.pages[full], *page};
-        copyPages(std::span(&copy, 1));
         dst.pages.push_back(*page);
+        const std::pair<uint32_t, uint32_t> copy{src.pages[full], *page};
+        try {
+            copyPages(std::span(&copy, 1));
+        } catch (...) {
+            release(to);
+            throw;
+        }
     }
     dst.keys.assign(src.keys.begin(), src.keys.begin() + std::min<size_t>(src.keys.size(), full));
     dst.shifted = src.shifted;

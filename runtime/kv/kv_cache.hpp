@@ -97,8 +97,8 @@ public:
     // positions `from` has computed): it shares from's full pages below `tokens` and
     // gets a copy of the partly filled one (a device copy, waited for), so each
     // sequence writes only its own pages. Returns the positions `to` holds, `tokens`,
-    // or 0 when no page is left for the copy or `from` let go of pages (a windowed
-    // sequence past its window): then `to` starts empty.
+    // or 0 when no page is left for the copy, `from` let go of pages (a windowed
+    // sequence past its window) or was shifted: then `to` starts empty.
     uint32_t fork(uint32_t from, uint32_t to, uint32_t tokens);
     // Context shift: drops the slot's positions [keep, keep + drop) (whole pages) and
     // moves the later ones down by `drop`. Returns the pages that moved, which the
