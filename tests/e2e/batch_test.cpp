@@ -44,7 +44,8 @@ protected:
     std::unique_ptr<Executor> executor(uint32_t slots, uint64_t kv_bytes = 0, uint32_t n_ctx = 256) {
         return std::make_unique<Executor>(
             test::device(), *file_,
-            ExecutorOptions{.n_ctx = n_ctx, .slots = slots, .kv_bytes = kv_bytes, .buckets = buckets_});
+            ExecutorOptions{
+                .n_ctx = n_ctx, .slots = slots, .kv_bytes = kv_bytes, .kv_type = kv_type_, .buckets = buckets_});
     }
 
     static std::vector<uint32_t> randomPrompt(std::mt19937& rng, uint32_t n) {
@@ -87,6 +88,7 @@ protected:
     std::unique_ptr<model::GgufFile> file_;
     std::unique_ptr<model::Tokenizer> tokenizer_;
     std::vector<uint32_t> buckets_ = ExecutorOptions{}.buckets;
+    quant::DType kv_type_ = quant::DType::kF16;
 };
 
 // Steps until idle; every step checks the pool's counts add up.
@@ -417,66 +419,83 @@ TEST_F(BatchTest, RandomRequestsOnASmallPool) {
 }
 
 // Context shift: a sequence generating past the context keeps its first page (the
-// attention sink), drops the oldest half of the rest and moves what remains down,
-// re-rotating its cached K (nothing is computed twice; the moved K/V keep what their
-// tokens saw of the dropped ones, as in StreamingLLM and llama.cpp). The CPU reference
-// does the same to its cache (ReferenceExecutor::shiftCache); its greedy choice
-// matches at every generated token (teacher-forced on the device's tokens; a near-tie
-// within the logits tolerance may differ).
+// attention sink), drops the oldest half of the rest and goes on. With an f16 cache
+// what remains moves down, its cached K re-rotated (nothing is computed twice; the
+// moved K/V keep what their tokens saw of the dropped ones, as in StreamingLLM and
+// llama.cpp), and the CPU reference does the same to its cache
+// (ReferenceExecutor::shiftCache). A q8_0 cache recomputes what remains, and the
+// reference computes the shifted sequence afresh. Either way its greedy choice matches
+// at every generated token (teacher-forced on the device's tokens; a near-tie within
+// the logits tolerance may differ).
 TEST_F(BatchTest, ContextShiftMatchesTheCpuReferenceOfTheShiftedSequence) {
     const uint32_t n_ctx = 64, page = 16, generate = 90;
-    std::mt19937 rng(9);
-    BatchRequest request = greedy(randomPrompt(rng, 30), generate);
-    request.options.context_shift = true;
-    auto ex = executor(2, 0, n_ctx);
-    BatchAssembler batch(*ex, *tokenizer_);
-    Completion got, other;
-    batch.submit(request, {.on_done = [&](const Completion& c) { got = c; }});
-    // Another sequence beside it stops at the context's end.
-    batch.submit(greedy(randomPrompt(rng, 50), 30), {.on_done = [&](const Completion& c) { other = c; }});
-    drain(batch, ex->kvCache());
-    ASSERT_EQ(got.stop_reason, "length") << got.error;
-    ASSERT_EQ(got.tokens.size(), generate);
-    EXPECT_GE(got.context_shifts, 2u);
-    EXPECT_EQ(got.computed_tokens, 30u + generate - 1) << "a shift computed positions again";
-    EXPECT_EQ(other.stop_reason, "context");
-    EXPECT_EQ(other.tokens.size(), n_ctx - 50u);
-    EXPECT_EQ(ex->kvCache().stats().used, 0u);
-
-    const graph::Graph plain = graph::buildGraph(*file_);
-    graph::ReferenceExecutor ref(plain, *file_, n_ctx);
-    std::vector<uint32_t> seq = request.prompt;
-    std::vector<float> logits;
-    auto runFrom = [&](uint32_t first) {
-        std::vector<uint32_t> pos(seq.size() - first);
-        std::iota(pos.begin(), pos.end(), first);
-        logits = ref.forward(std::span(seq).subspan(first), pos);
-        logits.erase(logits.begin(), logits.end() - ex->vocabSize());
-    };
-    runFrom(0);
-    uint32_t shifts = 0, near_ties = 0;
-    for (uint32_t i = 0; i < generate; ++i) {
-        const uint32_t token = got.tokens[i];
-        const uint32_t best = graph::ref::argMax(logits);
-        if (token != best) {
-            const float max_abs = *std::max_element(logits.begin(), logits.end(),
-                                                    [](float a, float b) { return std::abs(a) < std::abs(b); });
-            ASSERT_LT(logits[best] - logits[token], 2e-3 * std::max(1.0f, std::abs(max_abs)))
-                << "generated token " << i << " differs from the reference beyond a near-tie";
-            ++near_ties;
+    for (const quant::DType kv_type : {quant::DType::kF16, quant::DType::kQ8_0}) {
+        SCOPED_TRACE(quant::traits(kv_type).name);
+        kv_type_ = kv_type;
+        const bool rotates = kv_type == quant::DType::kF16;
+        std::mt19937 rng(9);
+        BatchRequest request = greedy(randomPrompt(rng, 30), generate);
+        request.options.context_shift = true;
+        auto ex = executor(2, 0, n_ctx);
+        BatchAssembler batch(*ex, *tokenizer_);
+        Completion got, other;
+        batch.submit(request, {.on_done = [&](const Completion& c) { got = c; }});
+        // Another sequence beside it stops at the context's end.
+        batch.submit(greedy(randomPrompt(rng, 50), 30), {.on_done = [&](const Completion& c) { other = c; }});
+        drain(batch, ex->kvCache());
+        ASSERT_EQ(got.stop_reason, "length") << got.error;
+        ASSERT_EQ(got.tokens.size(), generate);
+        EXPECT_GE(got.context_shifts, 2u);
+        if (rotates) {
+            EXPECT_EQ(got.computed_tokens, 30u + generate - 1) << "a shift computed positions again";
+        } else {
+            EXPECT_GT(got.computed_tokens, 30u + generate - 1) << "a q8_0 cache recomputes";
         }
-        seq.push_back(token);
-        if (i + 1 == generate) break;
-        if (seq.size() >= n_ctx) {
+        EXPECT_EQ(other.stop_reason, "context");
+        EXPECT_EQ(other.tokens.size(), n_ctx - 50u);
+        EXPECT_EQ(ex->kvCache().stats().used, 0u);
+
+        const graph::Graph plain = graph::buildGraph(*file_);
+        graph::ReferenceExecutor ref(plain, *file_, n_ctx, kv_type);
+        std::vector<uint32_t> seq = request.prompt;
+        std::vector<float> logits;
+        auto runFrom = [&](uint32_t first) {
+            std::vector<uint32_t> pos(seq.size() - first);
+            std::iota(pos.begin(), pos.end(), first);
+            logits = ref.forward(std::span(seq).subspan(first), pos);
+            logits.erase(logits.begin(), logits.end() - ex->vocabSize());
+        };
+        runFrom(0);
+        uint32_t shifts = 0, near_ties = 0;
+        for (uint32_t i = 0; i < generate; ++i) {
+            const uint32_t token = got.tokens[i];
+            const uint32_t best = graph::ref::argMax(logits);
+            if (token != best) {
+                const float max_abs = *std::max_element(logits.begin(), logits.end(),
+                                                        [](float a, float b) { return std::abs(a) < std::abs(b); });
+                ASSERT_LT(logits[best] - logits[token], 2e-3 * std::max(1.0f, std::abs(max_abs)))
+                    << "generated token " << i << " differs from the reference beyond a near-tie";
+                ++near_ties;
+            }
+            seq.push_back(token);
+            if (i + 1 == generate) break;
+            if (seq.size() < n_ctx) {
+                runFrom(static_cast<uint32_t>(seq.size() - 1));
+                continue;
+            }
             const uint32_t drop = contextShiftDrop(static_cast<uint32_t>(seq.size()), page);
             seq.erase(seq.begin() + page, seq.begin() + page + drop);
-            ref.shiftCache(page, drop, static_cast<uint32_t>(seq.size() + drop - 1));
             ++shifts;
+            if (rotates) {
+                ref.shiftCache(page, drop, static_cast<uint32_t>(seq.size() + drop - 1));
+                runFrom(static_cast<uint32_t>(seq.size() - 1));
+            } else {
+                runFrom(0);
+            }
         }
-        runFrom(static_cast<uint32_t>(seq.size() - 1));
+        EXPECT_EQ(shifts, got.context_shifts);
+        EXPECT_LE(near_ties, 1u);
     }
-    EXPECT_EQ(shifts, got.context_shifts);
-    EXPECT_LE(near_ties, 1u);
 }
 
 // The Engine from several threads at once: submissions, callbacks, polling, waiting,
