@@ -16,6 +16,18 @@ ReferenceExecutor::ReferenceExecutor(const Graph& graph, const model::GgufFile& 
     v_cache_.assign(graph.config.n_layer, std::vector<float>(n_ctx * kv_dim));
 }
 
+std::vector<float> ReferenceExecutor::cached(std::vector<float> row) const {
+    if (kv_type_ == quant::DType::kQ8_0) {
+        // q8_0 blocks of 32 never cross heads.
+        std::vector<std::byte> blocks(quant::byteSize(kv_type_, row.size()));
+        quant::quantize(kv_type_, row, blocks);
+        quant::dequantize(kv_type_, blocks, row);
+    } else {
+        for (float& x : row) x = ref::roundFp16(x);
+    }
+    return row;
+}
+
 void ReferenceExecutor::shiftCache(uint32_t keep, uint32_t drop, uint32_t end) {
     VKI_ASSERT(drop > 0 && keep + drop <= end && end <= n_ctx_);
     const AttentionConfig& a = graph_.attention;
@@ -25,10 +37,8 @@ void ReferenceExecutor::shiftCache(uint32_t keep, uint32_t drop, uint32_t end) {
             const auto from = std::span(k_cache_[l]).subspan(t * kv_dim, kv_dim);
             std::vector<float> k(from.begin(), from.end());
             ref::ropeShift(k, a.n_head_kv, a, -static_cast<int32_t>(drop));
-            for (size_t i = 0; i < kv_dim; ++i) {
-                k_cache_[l][(t - drop) * kv_dim + i] = ref::roundFp16(k[i]);
-                v_cache_[l][(t - drop) * kv_dim + i] = v_cache_[l][t * kv_dim + i];
-            }
+            std::ranges::copy(cached(std::move(k)), k_cache_[l].begin() + (t - drop) * kv_dim);
+            std::copy_n(v_cache_[l].begin() + t * kv_dim, kv_dim, v_cache_[l].begin() + (t - drop) * kv_dim);
         }
     }
 }
@@ -78,17 +88,6 @@ std::vector<float> ReferenceExecutor::forward(std::span<const uint32_t> tokens, 
             out.insert(out.end(), r.begin(), r.end());
         }
         return out;
-    };
-    // A K or V row as the cache holds it: q8_0 blocks of 32 never cross heads.
-    std::vector<std::byte> blocks(kv_type_ == quant::DType::kQ8_0 ? quant::byteSize(kv_type_, kv_dim) : 0);
-    auto cached = [&](std::vector<float> r) {
-        if (kv_type_ == quant::DType::kQ8_0) {
-            quant::quantize(kv_type_, r, blocks);
-            quant::dequantize(kv_type_, blocks, r);
-        } else {
-            for (float& x : r) x = ref::roundFp16(x);
-        }
-        return r;
     };
     auto store = [&](uint32_t layer, const Operand& k, const Operand& v, bool rotate) {
         for (uint32_t c = 0; c < n; ++c) {

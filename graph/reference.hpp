@@ -28,11 +28,13 @@ public:
     std::vector<float> forward(std::span<const uint32_t> tokens, std::span<const uint32_t> positions);
     const std::vector<uint32_t>& lastIds() const { return ids_; }
     // Context shift in the cache, as Executor::shiftKv: positions [keep + drop, end)
-    // move down by `drop`, their K rotated by -drop and rounded to fp16 again.
+    // move down by `drop`, their K rotated by -drop and rounded to the cache's type again.
     void shiftCache(uint32_t keep, uint32_t drop, uint32_t end);
 
 private:
     const std::vector<float>& weight(WeightId id);
+    // A K or V row as the cache holds it (rounded to kv_type).
+    std::vector<float> cached(std::vector<float> row) const;
 
     const Graph& graph_;
     const model::GgufFile& file_;

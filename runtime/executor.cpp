@@ -612,7 +612,8 @@ bool Executor::shiftKv(uint32_t slot, uint32_t keep, uint32_t drop) {
                               .delta = -static_cast<int32_t>(drop),
                               .inv_freq = vk::wholeRange(m.inv_freq),
                               .pages = vk::wholeRange(pages),
-                              .cache = vk::wholeRange(m.kv->layer(l))});
+                              .cache = vk::wholeRange(m.kv->layer(l)),
+                              .cache_type = m.kv->shape().type});
     }
     cmd.barrier();
     cmd.end();

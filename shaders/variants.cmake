@@ -19,8 +19,8 @@ vki_shader(attention_split_q8_0    attention_split.comp KV_Q8_0)
 vki_shader(attention_reduce        attention_reduce.comp)
 vki_shader(flash_attention_f16     flash_attention.comp KV_F16)
 vki_shader(flash_attention_q8_0    flash_attention.comp KV_Q8_0)
-# Context shift: cached K re-rotated in place (f16 caches).
-vki_shader(rope_shift              rope_shift.comp)
+vki_shader(rope_shift_f16          rope_shift.comp      KV_F16)
+vki_shader(rope_shift_q8_0         rope_shift.comp      KV_Q8_0)
 vki_shader(argmax           argmax.comp)
 vki_shader(rms_norm         rms_norm.comp)
 # Fused-dequant matrix-vector products (runtime/ops/matvec.cpp): weights of each GGUF

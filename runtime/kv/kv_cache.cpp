@@ -160,8 +160,7 @@ std::optional<std::vector<uint32_t>> KvCache::shift(uint32_t slot, uint32_t keep
     Sequence& seq = seqs_[slot];
     const uint32_t P = shape_.page_tokens;
     VKI_ASSERT(keep % P == 0 && drop % P == 0 && drop > 0 && (keep + drop) / P <= seq.pages.size());
-    // rope_shift.comp re-rotates f16 K only; a q8_0 cache is computed again instead.
-    if (seq.let_go > 0 || shape_.type != quant::DType::kF16) return std::nullopt;
+    if (seq.let_go > 0) return std::nullopt;
     const auto first = seq.pages.begin() + (keep + drop) / P;
     const auto shared = static_cast<uint32_t>(
         std::count_if(first, seq.pages.end(), [&](uint32_t page) { return pool_.refs(page) > 1; }));

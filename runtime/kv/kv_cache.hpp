@@ -105,8 +105,7 @@ public:
     // caller must re-rotate (ops::recordRopeShift by -drop) before the next step; they
     // become private (a shared one is copied first) and are never published, as their
     // K is within rounding of a fresh computation, not equal to it. Nothing when it
-    // cannot: a q8_0 cache, a windowed sequence that let go of pages, or no page left
-    // for a copy.
+    // cannot: a windowed sequence that let go of pages, or no page left for a copy.
     std::optional<std::vector<uint32_t>> shift(uint32_t slot, uint32_t keep, uint32_t drop);
     // Prepares `slot` to go on from position `tokens` (<= capacity) after a rewind:
     // returns `tokens` when the pages that position reads are still held, else

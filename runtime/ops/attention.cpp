@@ -63,13 +63,18 @@ void recordRopeKv(OpContext& ctx, vk::CommandBuffer& cmd, const RopeKvArgs& a) {
 
 void recordRopeShift(OpContext& ctx, vk::CommandBuffer& cmd, const RopeShiftArgs& a) {
     VKI_ASSERT(a.n_pages > 0 && a.heads.kv_heads > 0 && a.heads.head_dim % 2 == 0 && a.page_tokens > 0);
-    const uint32_t wg = streamingWorkgroupSize(ctx.device.caps());
-    const auto& kernel = ctx.kernels.get(shaders::ShaderId::rope_shift, {{0, wg}});
+    VKI_ASSERT(a.cache_type != quant::DType::kQ8_0 || a.heads.head_dim % 32 == 0);
+    const vk::DeviceCaps& caps = ctx.device.caps();
+    const uint32_t rows = a.heads.kv_heads * a.page_tokens;
+    VKI_ASSERT(rows <= caps.max_workgroup_count[0] && a.n_pages <= caps.max_workgroup_count[1]);
+    // A workgroup per K row of a listed page, an invocation per pair (64 at most).
+    const uint32_t wg = std::min<uint32_t>(64, a.heads.head_dim / 2);
+    const auto& kernel =
+        ctx.kernels.get(kvVariant(a.cache_type, shaders::ShaderId::rope_shift_f16, shaders::ShaderId::rope_shift_q8_0),
+                        {{0, wg}, {1, a.heads.head_dim}});
     const vk::BufferRange bindings[] = {a.inv_freq, a.pages, a.cache};
-    const shader::RopeShiftParams params{a.n_pages,     a.heads.kv_heads, a.heads.head_dim,
-                                         a.page_tokens, a.neox ? 1u : 0u, a.delta};
-    const uint64_t pairs = uint64_t{a.n_pages} * a.heads.kv_heads * a.page_tokens * a.heads.head_dim / 2;
-    cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings), params, gridGroups(ctx.device.caps(), pairs, wg));
+    const shader::RopeShiftParams params{a.heads.kv_heads, a.page_tokens, a.neox ? 1u : 0u, a.delta};
+    cmd.dispatch(kernel, ctx.arena.bind(kernel, bindings), params, rows, a.n_pages);
 }
 
 AttentionSplit attentionSplit(const vk::DeviceCaps& caps, uint32_t max_context, uint32_t chunk) {

@@ -65,6 +65,7 @@ struct RopeShiftArgs {
     vk::BufferRange inv_freq;  // head_dim / 2 floats
     vk::BufferRange pages;     // n_pages uint32 page ids
     vk::BufferRange cache;     // the layer's pages
+    quant::DType cache_type = quant::DType::kF16;
 };
 void recordRopeShift(OpContext& ctx, vk::CommandBuffer& cmd, const RopeShiftArgs& args);
 

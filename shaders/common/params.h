@@ -72,11 +72,9 @@ struct RopeKvParams {
 };
 
 // rope_shift.comp: the K of every token of pages[0 .. n_pages) rotated by `delta`
-// positions more (V untouched).
+// positions more (V untouched); head_dim is a specialization constant.
 struct RopeShiftParams {
-    uint n_pages;
     uint kv_heads;
-    uint head_dim;
     uint page_tokens;
     uint neox;
     int delta;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <tuple>
 
 #include "common/error.hpp"
 #include "graph/reference_ops.hpp"
@@ -225,25 +226,25 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Attention,
                                     quant::traits(s.kv).name;
                          });
 
-class RopeShift : public GpuTest, public ::testing::WithParamInterface<bool> {};
+class RopeShift : public GpuTest, public ::testing::WithParamInterface<std::tuple<bool, quant::DType>> {};
 
 // A context shift's re-rotation: pages 1 and 3 of a random cache (pages of 4 tokens,
-// 2 kv heads of 32) rotated by -37 positions: every K pair equals the reference
-// rotation of its old value (fp32 angle as the kernel computes it, one fp16 rounding
-// apart), V and the pages not listed keep their exact bits.
+// 2 kv heads of 32) rotated by -37 positions. Rotated back by +37 (ref::rope), every K
+// row is its old value again within the rounding of the stored result (f16: 1e-3 for
+// values in [-1, 1]; q8_0: one code step of its block's new scale, plus that); V and
+// the pages not listed keep their exact bytes.
 TEST_P(RopeShift, RotatesTheListedPagesKOnly) {
-    const bool neox = GetParam();
+    const auto [neox, kv_type] = GetParam();
     const uint32_t kv_heads = 2, head_dim = 32, page_tokens = 4, n_pages = 4;
     graph::AttentionConfig a;
     a.n_head = a.n_head_kv = kv_heads;
     a.head_dim = head_dim;
     a.rope = neox ? graph::RopeKind::kNeox : graph::RopeKind::kNormal;
     for (uint32_t i = 0; i < head_dim / 2; ++i) a.inv_freq.push_back(std::pow(10000.0f, -2.0f * i / head_dim));
-    kv::KvCache cache(memory(), {1, kv_heads, head_dim, page_tokens}, n_pages, 1, 16);
-    std::vector<uint16_t> before(cache.layer(0).size() / 2);
-    const std::vector<float> values = randomFloats(before.size());
-    std::transform(values.begin(), values.end(), before.begin(), quant::fp32ToFp16);
-    transfer().upload(cache.layer(0), 0, std::as_bytes(std::span(before)));
+    const kv::KvShape shape{1, kv_heads, head_dim, page_tokens, kv_type};
+    kv::KvCache cache(memory(), shape, n_pages, 1, 16);
+    const std::vector<std::byte> before = randomKvLayer(shape, cache.layer(0).size(), rng_);
+    transfer().upload(cache.layer(0), 0, std::span(before));
     const std::vector<uint32_t> listed = {1, 3};
     vk::Buffer pages = memory().createBuffer(listed.size() * 4, vk::MemoryKind::kUpload, "pages");
     std::memcpy(pages.mapped(), listed.data(), listed.size() * 4);
@@ -258,36 +259,53 @@ TEST_P(RopeShift, RotatesTheListedPagesKOnly) {
                               .delta = delta,
                               .inv_freq = vk::wholeRange(freq),
                               .pages = vk::wholeRange(pages),
-                              .cache = vk::wholeRange(cache.layer(0))});
+                              .cache = vk::wholeRange(cache.layer(0)),
+                              .cache_type = kv_type});
     });
-    std::vector<uint16_t> after(before.size());
-    transfer().download(cache.layer(0), 0, std::as_writable_bytes(std::span(after)));
-    const size_t row_words = head_dim, half = size_t{kv_heads} * page_tokens * head_dim;
+    std::vector<std::byte> after(before.size());
+    transfer().download(cache.layer(0), 0, std::span(after));
+    const KvLayerView old_view(shape, before), new_view(shape, after);
+    const size_t page_bytes = kv::pageBytesPerLayer(shape);
     for (uint32_t page = 0; page < n_pages; ++page) {
-        const bool moved = page == 1 || page == 3;
-        for (size_t at = page * 2 * half; at < (page * 2 + 2) * half; at += row_words) {
-            const bool is_k = at < page * 2 * half + half;
-            if (!moved || !is_k) {
-                for (size_t i = at; i < at + row_words; ++i) ASSERT_EQ(after[i], before[i]) << "page " << page;
-                continue;
+        if (page != 1 && page != 3) {
+            ASSERT_TRUE(std::equal(before.begin() + page * page_bytes, before.begin() + (page + 1) * page_bytes,
+                                   after.begin() + page * page_bytes))
+                << "page " << page << " is not listed";
+            continue;
+        }
+        for (uint32_t h = 0; h < kv_heads; ++h) {
+            for (uint32_t tok = 0; tok < page_tokens; ++tok) {
+                std::vector<float> row(head_dim);
+                float step = 0;  // the stored result's rounding
+                for (uint32_t d = 0; d < head_dim; ++d) {
+                    row[d] = new_view.value(page, 0, h, tok, d);
+                    ASSERT_EQ(new_view.value(page, 1, h, tok, d), old_view.value(page, 1, h, tok, d)) << "V changed";
+                    if (kv_type == quant::DType::kQ8_0) {
+                        ASSERT_EQ(new_view.code(page, 1, h, tok, d), old_view.code(page, 1, h, tok, d));
+                        step = std::max(step, new_view.scale(page, 0, h, tok, d / 32));
+                    }
+                }
+                graph::ref::rope(row, 1, a, static_cast<uint32_t>(-delta));
+                bool changed = false;
+                for (uint32_t d = 0; d < head_dim; ++d) {
+                    const float was = old_view.value(page, 0, h, tok, d);
+                    ASSERT_NEAR(row[d], was, 1e-3f + step)
+                        << "page " << page << " head " << h << " token " << tok << " dim " << d;
+                    changed |= new_view.value(page, 0, h, tok, d) != was;
+                }
+                ASSERT_TRUE(changed) << "page " << page << ": K not rotated";
             }
-            // Rotated back by +37 positions (ref::rope), the row is the old one again,
-            // within the fp16 rounding of the stored result (values in [-1, 1]: 1e-3).
-            std::vector<float> row(head_dim);
-            for (uint32_t d = 0; d < head_dim; ++d) row[d] = quant::fp16ToFp32(after[at + d]);
-            graph::ref::rope(row, 1, a, static_cast<uint32_t>(-delta));
-            for (uint32_t d = 0; d < head_dim; ++d) {
-                ASSERT_NEAR(row[d], quant::fp16ToFp32(before[at + d]), 1e-3f) << "page " << page << " dim " << d;
-            }
-            bool changed = false;
-            for (uint32_t d = 0; d < head_dim; ++d) changed |= after[at + d] != before[at + d];
-            ASSERT_TRUE(changed) << "page " << page << ": K not rotated";
         }
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Pairs, RopeShift, ::testing::Bool(),
-                         [](const auto& param_info) { return std::string(param_info.param ? "neox" : "normal"); });
+INSTANTIATE_TEST_SUITE_P(Pairs, RopeShift,
+                         ::testing::Combine(::testing::Bool(),
+                                            ::testing::Values(quant::DType::kF16, quant::DType::kQ8_0)),
+                         [](const auto& param_info) {
+                             return std::string(std::get<0>(param_info.param) ? "neox_" : "normal_") +
+                                    quant::traits(std::get<1>(param_info.param)).name;
+                         });
 
 // A q8_0 cache takes 17/32 of an f16 cache's bytes, and refuses head sizes its
 // blocks of 32 do not divide, naming the size.
