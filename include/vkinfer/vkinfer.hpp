@@ -138,8 +138,8 @@ struct GenerationRequest {
     bool stop_at_eog = true;        // stop at end-of-generation tokens (EOS, end of turn)
     // At the context's end: keep the first KV page's tokens (an attention sink), drop
     // the oldest half of the rest in whole pages, move what remains down (its cached K
-    // re-rotated to the new positions; a q8_0 cache recomputes it) and go on; without
-    // it the request stops there ("context").
+    // re-rotated to the new positions) and go on; without it the request stops there
+    // ("context").
     bool context_shift = false;
     // Called on the engine's thread, never with the engine's lock held: each token kept,
     // text as it becomes final, and the completion once at the end. A request with
